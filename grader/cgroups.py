@@ -1,0 +1,117 @@
+"""Per-job cgroups (v2 or v1 pids+memory) when the host lets us make them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass
+class Group:
+    """One job's cgroup directories (one for v2, pids + memory for v1)."""
+
+    kind: str  # "v2" | "v1"
+    dirs: list[Path]
+    memory_dir: Path
+
+    def join(self) -> None:
+        """Move the calling process into the group (called in the child before exec)."""
+        pid = str(os.getpid())
+        for d in self.dirs:
+            (d / "cgroup.procs").write_text(pid)
+
+    def pids(self) -> list[int]:
+        """Processes currently in the group."""
+        out: set[int] = set()
+        for d in self.dirs:
+            try:
+                out.update(int(x) for x in (d / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        return sorted(out)
+
+    def kill(self) -> None:
+        """SIGKILL every process in the group until it is empty."""
+        kill_file = self.dirs[0] / "cgroup.kill"
+        if self.kind == "v2" and kill_file.exists():
+            try:
+                kill_file.write_text("1")
+            except OSError:
+                pass
+        for _ in range(200):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def oom_killed(self) -> bool:
+        """True when the kernel killed something here for memory."""
+        name = "memory.events" if self.kind == "v2" else "memory.oom_control"
+        try:
+            text = (self.memory_dir / name).read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and int(value or 0) > 0:
+                return True
+        return False
+
+    def destroy(self) -> None:
+        """Kill leftovers and remove the directories."""
+        self.kill()
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def _write(path: Path, value: str) -> None:
+    path.write_text(value)
+
+
+def _make(parent: Path, name: str) -> Path:
+    d = parent / "zerograd" / name
+    d.mkdir(parents=True)
+    return d
+
+
+def create(memory_mb: int, max_procs: int) -> Group | None:
+    """A fresh limited group, or None when cgroups are not writable here."""
+    name = uuid.uuid4().hex[:12]
+    mem = str(memory_mb * 1024 * 1024)
+    try:
+        if (ROOT / "cgroup.controllers").exists():
+            base = ROOT / "zerograd"
+            base.mkdir(exist_ok=True)
+            _write(base / "cgroup.subtree_control", "+memory +pids")
+            d = _make(ROOT, name)
+            _write(d / "memory.max", mem)
+            _write(d / "memory.swap.max", "0") if (d / "memory.swap.max").exists() else None
+            _write(d / "pids.max", str(max_procs))
+            return Group("v2", [d], d)
+        if (ROOT / "pids" / "pids.max").exists() or (ROOT / "pids").is_dir():
+            p = _make(ROOT / "pids", name)
+            m = _make(ROOT / "memory", name)
+            _write(p / "pids.max", str(max_procs))
+            _write(m / "memory.limit_in_bytes", mem)
+            return Group("v1", [p, m], m)
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,80 @@
+"""GradeReport: the result of grading one submission, as JSON and Gradescope results.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+GRADER_VERSION = "0.1.0"
+
+STATUS_GRADED = "graded"  # checks ran; the score stands
+STATUS_STUDENT_ERROR = "student_error"  # crashed, timed out, too much memory/output
+STATUS_GRADER_ERROR = "grader_error"  # our fault: "autograder failed"
+
+
+@dataclass
+class CheckResult:
+    """One check's verdict."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    duration_s: float
+    description: str = ""
+    bonus: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GradeReport:
+    """Everything a student and an instructor see about one grading."""
+
+    week: int
+    title: str
+    status: str
+    score: float
+    max_score: float
+    checks: list[CheckResult] = field(default_factory=list)
+    message: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    grader_version: str = GRADER_VERSION
+    staff_traceback: str | None = None  # grader faults only; never shown to students
+
+    def to_dict(self, staff: bool = True) -> dict[str, Any]:
+        """Plain dict; staff=False drops the traceback."""
+        d = asdict(self)
+        if not staff:
+            d.pop("staff_traceback")
+        return d
+
+    def to_json(self, staff: bool = True) -> str:
+        """JSON text."""
+        return json.dumps(self.to_dict(staff), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GradeReport:
+        """Inverse of to_dict."""
+        d = dict(d)
+        d["checks"] = [CheckResult(**c) for c in d.get("checks", [])]
+        return cls(**d)
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """Gradescope autograder results.json."""
+        tests = [
+            {"name": c.name, "score": c.points, "max_score": c.max_points,
+             "status": "passed" if c.passed else "failed", "output": c.message,
+             "visibility": "visible"}
+            for c in self.checks
+        ]
+        output = self.message
+        if self.stdout:
+            output += "\n\nYour notebook printed:\n" + self.stdout
+        return {"score": self.score, "execution_time": round(self.timings.get("total", 0.0), 3),
+                "output": output, "tests": tests, "stdout_visibility": "visible"}

@@ -1,0 +1,254 @@
+"""Run an untrusted command in a sandbox with limits enforced from outside."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import cgroups
+from grader.outputcap import OutputCap
+
+OUR_PACKAGES = ("app", "grader", "reference", "workers")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandboxed job."""
+
+    wall_s: float = 60.0
+    memory_mb: int = 2048
+    max_procs: int = 64
+    output_bytes: int = 8 * 1024 * 1024  # total stdout+stderr before the job is killed
+    keep_bytes: int = 32 * 1024  # kept for feedback, per stream
+    file_mb: int = 64  # largest file the job may write
+    scratch_mb: int = 256  # tmpfs working directory (bwrap only)
+    address_space: bool = True  # RLIMIT_AS; off for GPU jobs
+
+
+@dataclass
+class SandboxResult:
+    """What came back from one sandboxed run."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    killed: str | None = None  # "timeout" | "output" | "memory" | None
+    backend: str = "bwrap"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the job exited 0 and was not killed."""
+        return self.killed is None and self.returncode == 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """A prepared job directory: runner/ (read-only), work/ (cwd files), out/ (results)."""
+
+    root: Path
+
+    @property
+    def runner(self) -> Path:
+        return self.root / "runner"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    def make_dirs(self) -> None:
+        """Create the three job folders."""
+        for p in (self.runner, self.work, self.out):
+            p.mkdir(parents=True, exist_ok=True)
+
+
+def bwrap_path() -> str | None:
+    """Path of a working bubblewrap, or None."""
+    return shutil.which("bwrap")
+
+
+def _python_binds() -> tuple[list[str], list[str]]:
+    """Read-only binds for the interpreter and the site-packages visible to it."""
+    args: list[str] = []
+    prefix = os.path.realpath(sys.base_prefix)
+    if not prefix.startswith("/usr"):
+        args += ["--ro-bind", prefix, prefix]
+    sites: list[str] = []
+    for i, site in enumerate(_site_dirs()):
+        dst = f"/zg/site{i}"
+        args += ["--ro-bind", site, dst]
+        for pkg in OUR_PACKAGES:  # never show the grader or the reference to students
+            if os.path.isdir(os.path.join(site, pkg)):
+                args += ["--tmpfs", f"{dst}/{pkg}"]
+        sites.append(dst)
+    return args, sites
+
+
+def _site_dirs() -> list[str]:
+    """The site-packages folders of this interpreter that hold numpy/torch."""
+    import site
+
+    dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
+    return [os.path.realpath(d) for d in dirs]
+
+
+def host_site_dirs() -> list[str]:
+    """site-packages paths for the unsandboxed fallback."""
+    return _site_dirs()
+
+
+def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[str]) -> list[str]:
+    """The bwrap command line for a job (documented in README, tested)."""
+    py_args, sites = _python_binds()
+    cmd = [
+        bwrap_path() or "bwrap",
+        "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+        "--die-with-parent", "--new-session", "--clearenv",
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+        "--dir", "/etc",
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(64 * 1024 * 1024), "--tmpfs", "/tmp",
+        *py_args,
+        "--size", str(limits.scratch_mb * 1024 * 1024), "--tmpfs", "/work",
+    ]
+    for f in sorted(job.work.iterdir()):
+        cmd += ["--ro-bind", str(f), f"/work/{f.name}"]
+    cmd += ["--ro-bind", str(job.runner), "/zg/runner", "--bind", str(job.out), "/zg/out"]
+    for dev in gpu_devices:
+        cmd += ["--dev-bind", dev, dev]
+    env = sandbox_env(sites, home="/work")
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    cmd += ["--chdir", "/work", "--", *argv]
+    return cmd
+
+
+def sandbox_env(sites: list[str], home: str) -> dict[str, str]:
+    """The whole environment the student's process sees: no secrets."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "ZG_SITE": os.pathsep.join(sites),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def _rlimits(limits: Limits, drop_root: bool) -> None:
+    """Child-side setup before exec: limits, own session, optional uid drop."""
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    if limits.address_space:
+        # torch reserves virtual memory on import; leave headroom above the RSS budget
+        vm = (limits.memory_mb + 3072) * mb
+        resource.setrlimit(resource.RLIMIT_AS, (vm, vm))
+    if drop_root:
+        os.setgid(65534)
+        os.setgroups([])
+        os.setuid(65534)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
+
+
+def run(
+    job: Job,
+    argv: list[str],
+    limits: Limits,
+    backend: str = "auto",
+    gpu_devices: list[str] | None = None,
+) -> SandboxResult:
+    """Run argv for a prepared job; never raises for anything the job does."""
+    gpu_devices = gpu_devices or []
+    use_bwrap = backend == "bwrap" or (backend == "auto" and bwrap_path() is not None)
+    if use_bwrap:
+        cmd = bwrap_command(job, argv, limits, gpu_devices)
+        env = {"PATH": "/usr/bin:/bin"}  # bwrap's own environ is visible as /proc/1/environ
+        cwd = str(job.root)
+        drop_root = False
+    else:
+        cmd, env, cwd = _fallback_command(job, argv)
+        drop_root = os.geteuid() == 0
+    group = cgroups.create(limits.memory_mb, limits.max_procs)
+    result = _supervise(cmd, env, cwd, limits, group, drop_root)
+    result.backend = "bwrap" if use_bwrap else "fallback"
+    return result
+
+
+def _fallback_command(job: Job, argv: list[str]) -> tuple[list[str], dict[str, str], str]:
+    """Weaker sandbox: clean env, own session, rlimits, uid nobody when root."""
+    if os.geteuid() == 0:
+        for p in (job.work, job.out):
+            os.chown(p, 65534, 65534)
+            for f in p.iterdir():
+                os.chown(f, 65534, 65534)
+    argv = [a.replace("/zg/runner", str(job.runner)).replace("/zg/out", str(job.out)) for a in argv]
+    env = sandbox_env(host_site_dirs(), home=str(job.work))
+    return argv, env, str(job.work)
+
+
+def _supervise(
+    cmd: list[str], env: dict[str, str], cwd: str, limits: Limits,
+    group: cgroups.Group | None, drop_root: bool,
+) -> SandboxResult:
+    """Start the job, pump its output, enforce wall clock and output caps, kill it all."""
+    t0 = time.monotonic()
+
+    def preexec() -> None:
+        if group is not None:
+            group.join()
+        _rlimits(limits, drop_root)
+
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
+    )
+    cap = OutputCap(proc, limits.keep_bytes, limits.output_bytes)
+    killed = cap.pump(deadline=t0 + limits.wall_s)
+    if killed is not None or proc.poll() is None:
+        _kill_all(proc, group)
+    rc = proc.wait()
+    cap.close()
+    if killed is None and group is not None and group.oom_killed():
+        killed = "memory"
+    notes = [f"cgroup: {group.kind}"] if group is not None else ["cgroup: none (rlimits only)"]
+    if group is not None:
+        group.destroy()
+    return SandboxResult(
+        returncode=rc, stdout=cap.text("stdout"), stderr=cap.text("stderr"),
+        wall_s=time.monotonic() - t0, killed=killed, notes=notes,
+    )
+
+
+def _kill_all(proc: subprocess.Popen[bytes], group: cgroups.Group | None) -> None:
+    """SIGKILL the job's session, its cgroup and the bwrap process."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if group is not None:
+        group.kill()
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,34 @@
+"""Week registry. Each grader/weeks/weekN.py is a trusted module with this interface:
+
+WEEK, TITLE                      ints/str
+ITERATION_CAP                    top-level `for … in range(…)` loops are cut to this many steps
+HYPERPARAMS: dict[str, object]   top-level assignments to these names are pinned (weeks 5–6)
+SNAPSHOTS: dict[str, list[str]]  part -> names; the namespace is frozen after the first cell
+                                 where all of them exist, and probes of that part see it
+LIMITS: grader.sandbox.Limits    wall clock, memory, …
+make_inputs(rng, data_dir) -> dict[str, np.ndarray]   fresh grader-chosen inputs (trusted)
+CHECKS: list[grader.checks.CheckSpec]                  points sum to 100
+
+Its probes (what the sandbox calls) live in grader/probes/weekN.py: PROBES = {name: (part, fn)},
+fn(namespace, inputs) -> dict[str, array-like]. Probes import only numpy/torch/stdlib and
+sibling probe modules (relative imports); they are copied into the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+WEEKS = (1, 2, 3, 4, 5)
+
+
+def get(week: int) -> ModuleType:
+    """The trusted check module of a week."""
+    if week not in WEEKS:
+        raise KeyError(f"week {week} has no autograder yet")
+    return importlib.import_module(f"grader.weeks.week{week}")
+
+
+def probes(week: int) -> ModuleType:
+    """The (untrusted-side) probe module of a week, imported here only to list names."""
+    return importlib.import_module(f"grader.probes.week{week}")
