@@ -1,0 +1,1 @@
+"""zerograd web service: intake, API, dashboard."""

@@ -1,0 +1,1 @@
+"""zerograd grader package."""

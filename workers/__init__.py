@@ -1,0 +1,1 @@
+"""zerograd workers package."""
