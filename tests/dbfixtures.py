@@ -1,0 +1,1 @@
+"""Database fixtures (filled in by the service work): real Postgres, rolled back per test."""
