@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 class Settings(BaseSettings):
     """All configuration, from ZEROGRAD_* variables (DATABASE_URL/REDIS_URL also bare)."""
@@ -15,7 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZEROGRAD_", extra="ignore")
 
     database_url: str = Field(
-        "sqlite:///var/zerograd.sqlite3",
+        f"sqlite:///{ROOT / 'var' / 'zerograd.sqlite3'}",
         validation_alias=AliasChoices("DATABASE_URL", "ZEROGRAD_DATABASE_URL"),
     )
     redis_url: str | None = Field(
@@ -23,6 +25,30 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"
     sandbox_backend: str = "auto"  # auto | bwrap | fallback
+
+    # web
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""  # public URL for links in commit statuses; default http://host:port
+    secret_key: str = ""  # signs instructor sessions; random per process when empty
+    max_upload_bytes: int = 5 * 1024 * 1024
+    # forks: https://github.com/<owner>/<repo> always; extra "host" or "host:port" entries here
+    # (an http:// loopback host:port is accepted only when listed, for tests)
+    allowed_git_hosts: list[str] = []
+    fork_max_bytes: int = 50 * 1024 * 1024
+    fork_timeout_s: float = 60.0
+    git_binary: str = "git"
+    # GitHub
+    webhook_secret: str = ""  # empty: webhooks are refused (503)
+    github_token: str | None = None  # optional: post commit statuses
+    github_api_url: str = "https://api.github.com"
+    # workers
+    embedded_workers: int = 1  # in-process workers for `make run` without REDIS_URL
+
+    @property
+    def public_url(self) -> str:
+        """Where the service is reachable (for links)."""
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
 
 @lru_cache

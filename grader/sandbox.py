@@ -187,17 +187,25 @@ def run(
         cwd = str(job.root)
         drop_root = False
     else:
-        cmd, env, cwd = _fallback_command(job, argv)
-        drop_root = os.geteuid() == 0
+        drop_root = os.geteuid() == 0 and others_can_run(argv[0])
+        cmd, env, cwd = _fallback_command(job, argv, drop_root)
     group = cgroups.create(limits.memory_mb, limits.max_procs)
     result = _supervise(cmd, env, cwd, limits, group, drop_root)
     result.backend = "bwrap" if use_bwrap else "fallback"
     return result
 
 
-def _fallback_command(job: Job, argv: list[str]) -> tuple[list[str], dict[str, str], str]:
-    """Weaker sandbox: clean env, own session, rlimits, uid nobody when root."""
-    if os.geteuid() == 0:
+def others_can_run(exe: str) -> bool:
+    """True when uid nobody could execute exe (every folder above it is o+x)."""
+    p = Path(os.path.realpath(exe))
+    return all(os.stat(d).st_mode & 0o001 for d in [p, *p.parents])
+
+
+def _fallback_command(
+    job: Job, argv: list[str], drop_root: bool
+) -> tuple[list[str], dict[str, str], str]:
+    """Weaker sandbox: clean env, own session, rlimits, uid nobody when root can drop."""
+    if drop_root:
         for p in (job.work, job.out):
             os.chown(p, 65534, 65534)
             for f in p.iterdir():
@@ -232,6 +240,8 @@ def _supervise(
     if killed is None and group is not None and group.oom_killed():
         killed = "memory"
     notes = [f"cgroup: {group.kind}"] if group is not None else ["cgroup: none (rlimits only)"]
+    if not drop_root and os.geteuid() == 0 and "bwrap" not in cmd[0]:
+        notes.append("fallback ran as root: the interpreter is not executable by nobody")
     if group is not None:
         group.destroy()
     return SandboxResult(

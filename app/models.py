@@ -1,0 +1,168 @@
+"""SQLAlchemy 2 models (Postgres in production, SQLite for `make run`)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SOURCES = ("fork", "upload", "webhook")
+STATUSES = ("queued", "running", "graded", "failed")
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now (UTC)."""
+    return datetime.now(UTC)
+
+
+def new_submission_id() -> str:
+    """An unguessable id (22 url-safe characters)."""
+    return secrets.token_urlsafe(16)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic-friendly)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # sqlite autoincrement needs INTEGER
+TS = DateTime(timezone=True)
+
+
+class Student(Base):
+    """A GitHub user who submits work."""
+
+    __tablename__ = "student"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    github_login: Mapped[str] = mapped_column(String(39), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+    submissions: Mapped[list[Submission]] = relationship(back_populates="student")
+
+
+class Submission(Base):
+    """One week's work, from an upload, a fork URL or a push webhook."""
+
+    __tablename__ = "submission"
+    __table_args__ = (
+        Index("ix_submission_student_week", "student_id", "week", "received_at"),
+        Index("ix_submission_status", "status", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id", ondelete="CASCADE"))
+    week: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # fork | upload | webhook
+    repo_url: Mapped[str | None] = mapped_column(String(300))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    notebook_sha256: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    notebook: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    received_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    grader_version: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    report_json: Mapped[dict | None] = mapped_column(JSON)  # GradeReport.to_dict(staff=True)
+    error: Mapped[str | None] = mapped_column(Text)  # student-facing message
+    # "<repo_url>@<sha>#<week>" for webhook submissions, NULL otherwise (NULLs never collide)
+    dedupe_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+
+    student: Mapped[Student] = relationship(back_populates="submissions")
+    checks: Mapped[list[CheckResult]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="CheckResult.id"
+    )
+    benchmarks: Mapped[list[Benchmark]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="Benchmark.id"
+    )
+
+
+class CheckResult(Base):
+    """One check's verdict for one submission."""
+
+    __tablename__ = "check_result"
+    __table_args__ = (UniqueConstraint("submission_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    points: Mapped[float] = mapped_column(Float)
+    max_points: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text, default="")
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+    submission: Mapped[Submission] = relationship(back_populates="checks")
+
+
+class Benchmark(Base):
+    """A measured figure (loss, throughput, …) from a submission."""
+
+    __tablename__ = "benchmark"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    track: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    device: Mapped[str] = mapped_column(String(100), default="cpu")
+    seed: Mapped[int | None] = mapped_column(Integer)
+
+    submission: Mapped[Submission] = relationship(back_populates="benchmarks")
+
+
+class WebhookDelivery(Base):
+    """A GitHub delivery we have seen (X-GitHub-Delivery), for at-most-once handling."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Instructor(Base):
+    """A staff login (argon2 password hash)."""
+
+    __tablename__ = "instructor"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
