@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     # workers
     embedded_workers: int = 1  # in-process workers for `make run` without REDIS_URL
+    sweep_interval_s: float = 60.0  # how often stuck submissions are looked for
+    stuck_after_s: int = 900  # queued/running this long -> re-enqueued (> task_time_limit_s)
+    max_attempts: int = 5  # claims before a submission is failed with "autograder failed"
+    task_soft_time_limit_s: int = 600  # < task_time_limit_s < broker_visibility_timeout_s
+    task_time_limit_s: int = 660
+    broker_visibility_timeout_s: int = 1200
+    worker_gpu_devices: list[str] = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
 
     @property
     def public_url(self) -> str:

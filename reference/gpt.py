@@ -29,6 +29,8 @@ class GPTConfig:
 class Head(nn.Module):
     """One head of causal self-attention."""
 
+    tril: torch.Tensor
+
     def __init__(self, cfg: GPTConfig, head_size: int):
         super().__init__()
         self.key = nn.Linear(cfg.n_embd, head_size, bias=False)

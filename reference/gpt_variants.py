@@ -46,6 +46,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class RopeHead(Head):
     """A Head whose queries and keys are rotated by position (no position table needed)."""
 
+    cos: torch.Tensor
+    sin: torch.Tensor
+
     def __init__(self, cfg: VariantConfig, head_size: int):
         super().__init__(cfg, head_size)
         cos, sin = rope_angles(cfg.block_size, head_size, cfg.rope_base)
