@@ -48,7 +48,8 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     a = p.parse_args()
-    print(f"{'week':>4}  {'runs':>4}  {'p50 s':>7}  {'p95 s':>7}  {'max s':>7}  {'notebooks/min':>13}")
+    print(f"{'week':>4}  {'runs':>4}  {'p50 s':>7}  {'p95 s':>7}  {'max s':>7}  "
+          f"{'notebooks/min':>13}")
     for w in a.weeks:
         r = bench_week(w, a.runs, Path(a.data_dir))
         print(f"{w:>4}  {a.runs:>4}  {r['p50']:7.3f}  {r['p95']:7.3f}  {r['max']:7.3f}  "

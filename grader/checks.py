@@ -78,7 +78,8 @@ class Cmp:
 
     def line(self, name: str) -> str:
         """One line in the lecture's format."""
-        return f"{name:15s} | exact: {self.exact!s:5} | approximate: {self.approx!s:5} | maxdiff: {self.maxdiff:.3g}"
+        return (f"{name:15s} | exact: {self.exact!s:5} | approximate: {self.approx!s:5} | "
+                f"maxdiff: {self.maxdiff:.3g}")
 
 
 def as_float(a: Any, what: str) -> np.ndarray:

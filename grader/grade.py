@@ -103,7 +103,7 @@ def prepare_job(job: sandbox.Job, source: Source, wk: ModuleType,
             "iteration_cap": wk.ITERATION_CAP, "hyperparams": wk.HYPERPARAMS,
             "snapshots": wk.SNAPSHOTS}
     (job.runner / "job.json").write_text(json.dumps(spec))
-    np.savez(job.runner / "inputs.npz", **inputs)
+    np.savez(job.runner / "inputs.npz", **inputs)  # type: ignore[arg-type]
     for src, dst in DATA_FILES.items():
         if (data_dir / src).exists():
             shutil.copyfile(data_dir / src, job.work / dst)

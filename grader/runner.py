@@ -9,8 +9,8 @@ from __future__ import annotations
 import builtins
 import copy
 import importlib
-import linecache
 import json
+import linecache
 import os
 import sys
 import time

@@ -51,7 +51,8 @@ def cells_from_notebook(data: bytes) -> list[str]:
     try:
         nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SourceError(f"not a valid notebook: the file is not JSON ({e.__class__.__name__})")
+        raise SourceError(
+            f"not a valid notebook: the file is not JSON ({e.__class__.__name__})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SourceError("not a valid notebook: no 'cells' list")
     if nb.get("nbformat") != 4:
@@ -83,7 +84,8 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
     """Parse an uploaded .ipynb or .py."""
     _check_week(week)
     if len(data) > MAX_FILE_BYTES:
-        raise SourceError(f"file too large ({len(data) // 1024} KiB > {MAX_FILE_BYTES // 1024} KiB)")
+        raise SourceError(
+            f"file too large ({len(data) // 1024} KiB > {MAX_FILE_BYTES // 1024} KiB)")
     name = os.path.basename(filename)
     if name.endswith(".ipynb"):
         raw = cells_from_notebook(data)
@@ -91,7 +93,7 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
         try:
             raw = cells_from_py(data.decode("utf-8"))
         except UnicodeDecodeError:
-            raise SourceError("the .py file is not UTF-8 text")
+            raise SourceError("the .py file is not UTF-8 text") from None
         if len(raw) > MAX_CELLS:
             raise SourceError(f"too many cells ({len(raw)} > {MAX_CELLS})")
     else:
@@ -142,7 +144,8 @@ def from_directory(root: Path, week: int) -> Source:
             extra = {r: _regular_file(root / r, root, MAX_EXTRA_BYTES)
                      for r in EXTRA_FILES.get(week, ()) if os.path.lexists(root / r)}
             return Source(week, src.cells, rel, src.sha256, extra)
-    raise SourceError(f"no week {week} notebook found; expected one of: " + ", ".join(candidates(week)))
+    raise SourceError(
+        f"no week {week} notebook found; expected one of: " + ", ".join(candidates(week)))
 
 
 def load(path: Path | str, week: int) -> Source:

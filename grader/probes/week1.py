@@ -1,12 +1,195 @@
-"""Week 1 probes (run inside the sandbox)."""
+"""Week 1 probes (run inside the sandbox): build expressions with the student's Value, return numbers.
+
+Nothing here judges anything. Each group of CASES is an expression fn(v, k) of leaf Values v and
+float constants k; the trusted side evaluates the very same expressions on torch float64 tensors.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+N_LEAVES = 5  # leaves per case (unused ones just keep grad 0)
+OPS = ("add", "mul", "sub", "div", "neg", "pow", "addc", "mulc", "subc", "divc", "tanh", "exp")
+GRAPHS = ("small", "medium", "large")
+TRAIN_STEPS = 20
 
 
-def neuron(ns, inputs):
-    Value = ns["Value"]
-    x = Value(float(inputs["x"][0]))
-    y = (x * x).tanh()
-    y.backward()
-    return {"y": y.data, "gx": x.grad}
+def _more_ops(v: list, k: list) -> Any:
+    """micrograd test_more_ops without relu (→ **2) and reflected ops."""
+    a, b = v[0], v[1]
+    c = a + b
+    d = a * b + b**3
+    c = c + (c + 1)
+    c = c + ((c + 1) + (-a))
+    d = d + (d * 2 + (b + a) ** 2)
+    d = d + (d * 3 + (b - a) ** 2)
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    return g + f**-1 * 10.0
 
 
-PROBES = {"neuron": (None, neuron)}
+def _sanity(v: list, k: list) -> Any:
+    """micrograd test_sanity_check without relu (→ **2) and reflected ops."""
+    x = v[0]
+    z = x * 2 + 2 + x
+    q = z**2 + z * x
+    h = (z * z) ** 2
+    return h + q + q * x
+
+
+def _lecture_neuron(v: list, k: list) -> Any:
+    x1, x2, w1, w2, b = v
+    x1w1 = x1 * w1
+    x2w2 = x2 * w2
+    x1w1x2w2 = x1w1 + x2w2
+    n = x1w1x2w2 + b
+    return n.tanh()
+
+
+def _reuse(v: list, k: list) -> Any:
+    a, b = v[0], v[1]
+    x = a + b
+    y = x + a
+    return y + x  # x reached along two paths
+
+
+Case = tuple[str, Callable[[list, list], Any]]
+CASES: dict[str, list[Case]] = {
+    "add": [("a + b", lambda v, k: v[0] + v[1]), ("a + k", lambda v, k: v[0] + k[0]),
+            ("(a + b) + c", lambda v, k: (v[0] + v[1]) + v[2])],
+    "mul": [("a * b", lambda v, k: v[0] * v[1]), ("a * k", lambda v, k: v[0] * k[0]),
+            ("(a * b) * c", lambda v, k: (v[0] * v[1]) * v[2])],
+    "pow": [("a ** 2", lambda v, k: v[0] ** 2), ("b ** 3 (b < 0)", lambda v, k: v[1] ** 3),
+            ("a ** -1", lambda v, k: v[0] ** -1), ("a ** 0.5", lambda v, k: v[0] ** 0.5),
+            ("a ** k (float k)", lambda v, k: v[0] ** k[0])],
+    "div": [("a / b", lambda v, k: v[0] / v[1]), ("a / k", lambda v, k: v[0] / k[0]),
+            ("(a / b) / c", lambda v, k: (v[0] / v[1]) / v[2])],
+    "negsub": [("-a", lambda v, k: -v[0]), ("a - b", lambda v, k: v[0] - v[1]),
+               ("a - k", lambda v, k: v[0] - k[0]), ("-(a - b)", lambda v, k: -(v[0] - v[1]))],
+    "tanh": [("a.tanh()", lambda v, k: v[0].tanh())] * 4,
+    "exp": [("a.exp()", lambda v, k: v[0].exp())] * 4,
+    "reflected": [("k + a", lambda v, k: k[0] + v[0]), ("k * a", lambda v, k: k[0] * v[0]),
+                  ("sum([a, b, c])", lambda v, k: sum([v[0], v[1], v[2]]))],
+    "rsub_rdiv": [("k - a", lambda v, k: k[0] - v[0]), ("k / a", lambda v, k: k[0] / v[0])],
+    "relu": [("a.relu() (a > 0)", lambda v, k: v[0].relu()),
+             ("a.relu() (a < 0)", lambda v, k: v[0].relu())],
+    "accumulate": [("a + a", lambda v, k: v[0] + v[0]), ("a * a", lambda v, k: v[0] * v[0]),
+                   ("x = a + b; (x + a) + x", _reuse),
+                   ("a * b + a", lambda v, k: v[0] * v[1] + v[0])],
+    "sanity": [("test_sanity_check graph", _sanity), ("test_more_ops graph", _more_ops)],
+    "neuron": [("lecture neuron", _lecture_neuron)] * 2,
+}
+
+
+def _need(ns: dict[str, Any], name: str) -> Any:
+    if name not in ns:
+        raise NameError(f"the notebook does not define `{name}` (week 1 needs {name})")
+    return ns[name]
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Stop a probe that runs away (e.g. a topological sort that revisits nodes)."""
+    def _raise(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"stopped after {seconds:g} s; a correct micrograd needs milliseconds "
+                           "here (does backward() visit the same node more than once?)")
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _run_cases(group: str) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+    def probe(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        Value = _need(ns, "Value")
+        outs, grads = [], []
+        with _deadline(2.0):
+            for (_, fn), row, ks in zip(CASES[group], inputs[f"{group}_v"].tolist(),
+                                        inputs[f"{group}_k"].tolist(), strict=True):
+                leaves = [Value(x) for x in row]
+                out = fn(leaves, ks)
+                out.backward()
+                outs.append(float(out.data))
+                grads.append([float(leaf.grad) for leaf in leaves])
+        return {"out": outs, "grad": grads}
+    return probe
+
+
+def _exponent(c: float) -> int | float:
+    return int(c) if c == int(c) else c
+
+
+def _node(op: str, a: Any, b: Any, c: float) -> Any:
+    """One graph node built with the student's operators (see reference.micrograd.apply_op)."""
+    table: dict[str, Callable[[], Any]] = {
+        "add": lambda: a + b, "mul": lambda: a * b, "sub": lambda: a - b,
+        "div": lambda: a / b, "neg": lambda: -a, "pow": lambda: a ** _exponent(c),
+        "addc": lambda: a + c, "mulc": lambda: a * c, "subc": lambda: a - c,
+        "divc": lambda: a / c, "tanh": lambda: a.tanh(), "exp": lambda: a.exp()}
+    return table[op]()
+
+
+def _run_graph(name: str) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+    def probe(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        Value = _need(ns, "Value")
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+        pre = f"graph_{name}_"
+        with _deadline(3.0):
+            nodes = [Value(x) for x in inputs[pre + "leaf"].tolist()]
+            for op, a, b, c in zip(inputs[pre + "op"].tolist(), inputs[pre + "a"].tolist(),
+                                   inputs[pre + "b"].tolist(), inputs[pre + "c"].tolist(),
+                                   strict=True):
+                nodes.append(_node(OPS[op], nodes[a], nodes[b], c))
+            nodes[-1].backward()
+        return {"val": [float(n.data) for n in nodes], "grad": [float(n.grad) for n in nodes]}
+    return probe
+
+
+def params(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Parameter counts of Neuron(3), Layer(3, 4), MLP(3, [4, 4, 1]), MLP(2, [16, 16, 1])."""
+    Neuron, Layer, MLP = (_need(ns, n) for n in ("Neuron", "Layer", "MLP"))
+    with _deadline(2.0):
+        models = [Neuron(3), Layer(3, 4), MLP(3, [4, 4, 1]), MLP(2, [16, 16, 1])]
+        return {"count": [len(list(m.parameters())) for m in models]}
+
+
+def _scalar(out: Any) -> Any:
+    return out[0] if isinstance(out, list | tuple) and len(out) == 1 else out
+
+
+def train(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """The lecture's loop: MLP(3, [4, 4, 1]) on the 4-point toy set, plain SGD, sum of squares."""
+    Value, MLP = _need(ns, "Value"), _need(ns, "MLP")
+    random.seed(int(inputs["train_seed"][0]))
+    xs, ys = inputs["train_x"].tolist(), inputs["train_y"].tolist()
+    lr = float(inputs["train_lr"][0])
+    losses = []
+    with _deadline(5.0):
+        n = MLP(3, [4, 4, 1])
+        for _ in range(TRAIN_STEPS + 1):
+            loss = Value(0.0)
+            for x, ygt in zip(xs, ys, strict=True):
+                d = _scalar(n(x)) - ygt
+                loss = loss + d * d
+            losses.append(float(loss.data))
+            for p in n.parameters():
+                p.grad = 0.0
+            loss.backward()
+            for p in n.parameters():
+                p.data += -lr * p.grad
+    return {"loss": losses}
+
+
+PROBES: dict[str, tuple[str | None, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]]]
+PROBES = {g: (None, _run_cases(g)) for g in CASES}
+PROBES.update({f"graph_{g}": (None, _run_graph(g)) for g in GRAPHS})
+PROBES.update({"params": (None, params), "train": (None, train)})

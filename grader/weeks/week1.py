@@ -1,8 +1,6 @@
 """Week 1 — micrograd (placeholder)."""
 import math
 
-import numpy as np
-
 from grader.checks import CheckSpec, Ctx, expect_close
 from grader.sandbox import Limits
 

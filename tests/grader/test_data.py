@@ -50,7 +50,8 @@ def test_fetch_downloads_verifies_and_caches(server, tmp_path: Path) -> None:
     assert log.count("/names.txt") == 1
 
 
-def test_real_files_served_locally_match_pinned_hashes(server, tmp_path: Path, data_dir: Path) -> None:
+def test_real_files_served_locally_match_pinned_hashes(server, tmp_path: Path,
+                                                       data_dir: Path) -> None:
     base, root, _ = server
     pinned = []
     for ds in data.DATASETS:

@@ -1,0 +1,267 @@
+"""Week 3 — MLP and BatchNorm (makemore parts 2-3): trusted inputs and checks.
+
+The probes load the grader's weights into the student's layers as float64, so results are
+compared at 1e-6; a result that comes back float32 (the student's code cast it) is compared
+at the contract's float32 tolerance, 1e-4 relative.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.checks import CheckFailed, CheckSpec, Ctx, cmp, expect, expect_close
+from grader.sandbox import Limits
+from reference import mlp
+
+WEEK = 3
+TITLE = "MLP and BatchNorm"
+ITERATION_CAP = 100
+HYPERPARAMS: dict = {}
+SNAPSHOTS: dict = {}
+LIMITS = Limits(wall_s=120, memory_mb=3072)
+D = torch.float64
+LETTERS = ".abcdefghijklmnopqrstuvwxyz"
+
+
+@functools.lru_cache(maxsize=4)
+def _names(path: str) -> tuple[str, ...]:
+    return tuple(Path(path).read_text().splitlines())
+
+
+@functools.lru_cache(maxsize=4)
+def _split_shapes(path: str) -> dict[str, tuple[int, ...]]:
+    sp = mlp.lecture_splits(list(_names(path)), 3)
+    tags = {"train": "tr", "val": "dev", "test": "te"}
+    out = {}
+    for k, (X, Y) in sp.items():
+        out[f"{tags[k]}_X"], out[f"{tags[k]}_Y"] = tuple(X.shape), tuple(Y.shape)
+    return out
+
+
+def _encode(words: list[str]) -> np.ndarray:
+    arr = np.zeros((len(words), max(len(w) for w in words)), dtype=np.int64)
+    for i, w in enumerate(words):
+        arr[i, :len(w)] = [LETTERS.index(c) for c in w]
+    return arr
+
+
+def _xy(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    X, Y = mlp.build_dataset(words, 3)
+    return X.numpy(), Y.numpy()
+
+
+def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarray]:
+    """Fresh words, sizes, weights and batches for one submission."""
+    names = _names(str(Path(data_dir) / "names.txt"))
+    picked = [names[i] for i in rng.choice(len(names), 3000, replace=False)]
+    odd = ["".join(LETTERS[1:][j] for j in rng.integers(0, 26, rng.integers(1, 13)))
+           for _ in range(8)]
+    dim, nb = 8, int(rng.integers(8, 33))
+    scales = 10 ** rng.uniform(-3, 1, dim)  # tiny variances make eps matter
+    means = rng.normal(0, 3, dim)
+    bn = {f"bn_x{s}": means + scales * rng.normal(size=(nb, dim)) for s in ("", "2", "3")}
+    k, m, cb, ci, co = (int(v) for v in (rng.integers(3, 8), rng.integers(2, 6),
+                                          rng.integers(6, 20), rng.integers(3, 8),
+                                          rng.integers(2, 6)))
+    tr_X, tr_Y = _xy(picked[:2500])
+    va_X, va_Y = _xy(picked[2500:])
+    return {
+        "bd_words": _encode(picked[:40] + odd), "bd_block": np.array([rng.integers(2, 7)]),
+        "lin_size": np.array([rng.integers(200, 600), rng.integers(200, 400)]),
+        "lin_w": rng.normal(size=(k, m)), "lin_b": rng.normal(size=m),
+        "lin_x": rng.normal(size=(5, k)),
+        **bn, "bn_gamma": rng.uniform(0.5, 2, dim), "bn_beta": rng.normal(0, 0.5, dim),
+        "bn_momentum": np.array([rng.uniform(0.01, 0.5)]),
+        "bn_rm": rng.normal(0, 3, dim), "bn_rv": scales**2 * rng.uniform(0.5, 2, dim),
+        "bn_xe": means + scales * rng.normal(size=(int(rng.integers(3, 12)), dim)),
+        "tanh_x": rng.normal(0, 2, size=(4, 5)),
+        "ch_x": rng.normal(size=(cb, ci)), "ch_w": rng.normal(size=(ci, co)) / ci**0.5,
+        "ch_b": rng.normal(0, 0.1, co), "ch_gamma": rng.uniform(0.5, 2, co),
+        "ch_beta": rng.normal(0, 0.5, co), "ch_r": rng.normal(size=(cb, co)),
+        "tr_X": tr_X, "tr_Y": tr_Y, "va_X": va_X, "va_Y": va_Y,
+        "tr_seed": np.array([rng.integers(0, 2**31)]), "tr_steps": np.array([60]),
+    }
+
+
+def _close(got: np.ndarray, want: torch.Tensor | np.ndarray, what: str,
+           reshape: bool = False) -> str:
+    """expect_close at 1e-6, or at 1e-4 when the student's result came back float32."""
+    tol = 1e-4 if np.asarray(got).dtype == np.float32 else 1e-6
+    w = want.detach().numpy() if isinstance(want, torch.Tensor) else want
+    return expect_close(got, w, what, rtol=tol, atol=tol, reshape=reshape)
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.tensor(a, dtype=D)
+
+
+def _words(codes: np.ndarray) -> list[str]:
+    return ["".join(LETTERS[int(c)] for c in row if c) for row in codes]
+
+
+def _build(ctx: Ctx) -> str:
+    words, bs = _words(ctx.inputs["bd_words"]), int(ctx.inputs["bd_block"][0])
+    X, Y = mlp.build_dataset(words, bs)
+    gx, gy = ctx.arr("build", "X"), ctx.arr("build", "Y")
+    expect(gx.shape == tuple(X.shape) and gy.shape == tuple(Y.shape),
+           f"build_dataset with block_size={bs} on {len(words)} words: X {gx.shape}, "
+           f"Y {gy.shape}; expected X {tuple(X.shape)}, Y {tuple(Y.shape)}")
+    bad = np.flatnonzero((gx != X.numpy()).any(axis=1) | (gy != Y.numpy()))
+    if bad.size:
+        i = int(bad[0])
+        raise CheckFailed(f"build_dataset with block_size={bs}: example {i} is context "
+                          f"{gx[i].tolist()} -> {int(gy[i])}, expected {X[i].tolist()} -> "
+                          f"{int(Y[i])} ({bad.size} of {len(Y)} examples differ; the context "
+                          "starts as [0]*block_size and shifts: context[1:] + [ix])")
+    return f"{len(Y)} examples with block_size={bs} match"
+
+
+def _splits(ctx: Ctx) -> str:
+    want = _split_shapes(str(Path(ctx.data_dir) / "names.txt"))
+    for key, shape in want.items():
+        got = tuple(int(v) for v in ctx.arr("splits", key).ravel())
+        expect(got == shape, f"lecture split (random.seed(42); random.shuffle(words); "
+               f"80/10/10; block_size 3): {key} has shape {got}, expected {shape}")
+    return "split sizes " + " / ".join(str(want[f"{t}_Y"][0]) for t in ("tr", "dev", "te"))
+
+
+def _linear(ctx: Ctx) -> str:
+    fan_in, fan_out = (int(v) for v in ctx.inputs["lin_size"])
+    o = ctx.out("linear")
+    expect(tuple(o["w_shape"].ravel()) == (fan_in, fan_out),
+           f"Linear({fan_in}, {fan_out}).weight has shape {tuple(o['w_shape'].ravel())}, "
+           f"expected ({fan_in}, {fan_out})")
+    ratio = float(o["w_std"]) * fan_in**0.5
+    expect(math.isfinite(ratio) and abs(ratio - 1) < 0.05,
+           f"Linear({fan_in}, {fan_out}).weight has std {float(o['w_std']):.4g}, expected "
+           f"1/sqrt(fan_in) = {fan_in**-0.5:.4g} (torch.randn(...) / fan_in**0.5)")
+    expect(abs(float(o["w_mean"])) < 0.05 * fan_in**-0.5, "Linear weight mean should be ~0")
+    expect(tuple(o["b_shape"].ravel()) == (fan_out,) and float(o["b_absmax"]) <= 0.1,
+           f"Linear({fan_in}, {fan_out}).bias: shape {tuple(o['b_shape'].ravel())}, largest "
+           f"|value| {float(o['b_absmax']):.3g}; expected torch.zeros({fan_out})")
+    expect(float(o["nobias_none"]) == 1 and int(o["nobias_nparams"]) == fan_in * fan_out,
+           f"Linear(..., bias=False) should have bias None and only the weight as parameter "
+           f"({fan_in * fan_out} numbers); got {int(o['nobias_nparams'])}")
+    want = _t(ctx.inputs["lin_x"]) @ _t(ctx.inputs["lin_w"]) + _t(ctx.inputs["lin_b"])
+    return _close(o["y"], want, "Linear forward x @ weight + bias")
+
+
+def _ref_bn(ctx: Ctx, *args: float) -> mlp.BatchNorm1d:
+    bn = mlp.BatchNorm1d(ctx.inputs["bn_x"].shape[1], *args, dtype=D)  # type: ignore[arg-type]
+    bn.gamma, bn.beta = _t(ctx.inputs["bn_gamma"]), _t(ctx.inputs["bn_beta"])
+    return bn
+
+
+def _bn_train(ctx: Ctx) -> str:
+    expect(float(ctx.arr("bn_train", "training0")) == 1,
+           "a new BatchNorm1d should start with .training = True")
+    want = _ref_bn(ctx)(_t(ctx.inputs["bn_x"]))
+    return _close(ctx.arr("bn_train", "y"), want,
+                  "BatchNorm1d training output (batch mean, unbiased x.var, sqrt(var + eps))")
+
+
+def _bn_running(ctx: Ctx) -> str:
+    lines = []
+    for tag, args in (("def", ()), ("mom", (1e-5, float(ctx.inputs["bn_momentum"][0])))):
+        bn = _ref_bn(ctx, *args)
+        for key in ("bn_x", "bn_x2", "bn_x3"):
+            bn(_t(ctx.inputs[key]))
+        what = "momentum=0.1 (default)" if tag == "def" else f"momentum={args[1]:.4g}"
+        lines.append(_close(ctx.arr("bn_running", f"{tag}_rm"), bn.running_mean,
+                            f"running_mean after 3 batches, {what}", reshape=True))
+        lines.append(_close(ctx.arr("bn_running", f"{tag}_rv"), bn.running_var,
+                            f"running_var after 3 batches, {what}", reshape=True))
+        expect(float(ctx.arr("bn_running", f"{tag}_tracked")) == 0,
+               "running_mean/running_var carry autograd history: update them inside "
+               "`with torch.no_grad():`")
+    return "\n".join(lines)
+
+
+def _bn_eval(ctx: Ctx) -> str:
+    bn = _ref_bn(ctx)
+    bn.training = False
+    bn.running_mean, bn.running_var = _t(ctx.inputs["bn_rm"]), _t(ctx.inputs["bn_rv"])
+    msg = _close(ctx.arr("bn_eval", "y"), bn(_t(ctx.inputs["bn_xe"])),
+                 "BatchNorm1d eval output (with .training = False it uses running_mean/var)")
+    _close(ctx.arr("bn_eval", "rm"), ctx.inputs["bn_rm"], "running_mean in eval mode "
+           "(must not change)", reshape=True)
+    _close(ctx.arr("bn_eval", "rv"), ctx.inputs["bn_rv"], "running_var in eval mode "
+           "(must not change)", reshape=True)
+    return msg
+
+
+def _tanh(ctx: Ctx) -> str:
+    expect(int(ctx.arr("tanh", "nparams")) == 0, "Tanh().parameters() should be []")
+    return _close(ctx.arr("tanh", "y"), np.tanh(ctx.inputs["tanh_x"]), "Tanh()(x)")
+
+
+def _chain_ref(ctx: Ctx) -> dict[str, torch.Tensor]:
+    i = ctx.inputs
+    leaves = {k: _t(i[f"ch_{k}"]).requires_grad_() for k in ("x", "w", "b", "gamma", "beta")}
+    lin, bn = mlp.Linear(*i["ch_w"].shape, dtype=D), mlp.BatchNorm1d(i["ch_w"].shape[1], dtype=D)
+    lin.weight, lin.bias = leaves["w"], leaves["b"]
+    bn.gamma, bn.beta = leaves["gamma"], leaves["beta"]
+    out = mlp.Tanh()(bn(lin(leaves["x"])))
+    (out * _t(i["ch_r"])).sum().backward()
+    grads = {k: v.grad for k, v in leaves.items()}
+    return {"out": out.detach(), "x": grads["x"], "weight": grads["w"], "bias": grads["b"],
+            "gamma": grads["gamma"], "beta": grads["beta"]}
+
+
+def _chain(ctx: Ctx) -> str:
+    want = _chain_ref(ctx)
+    lines, bad = [], []
+    for key, ref in want.items():
+        got = ctx.arr("chain", key)
+        name = "out" if key == "out" else f"d{key}"
+        c = cmp(got, ref.numpy(), name, rtol=1e-4 if got.dtype == np.float32 else 1e-6,
+                atol=1e-4 if got.dtype == np.float32 else 1e-6)
+        lines.append(c.line(name))
+        if not c.approx:
+            bad.append(f"{name} (max abs diff {c.maxdiff:.3g})")
+    if bad:
+        raise CheckFailed("Linear -> BatchNorm1d -> Tanh on the grader's weights differs from "
+                          "autograd of the lecture formula in " + ", ".join(bad) + ":\n"
+                          + "\n".join(lines))
+    return "\n".join(lines)
+
+
+def _params(ctx: Ctx) -> str:
+    want = {"bengio": mlp.count_params(*mlp.bengio_mlp()), "bn": mlp.count_params(*mlp.bn_mlp())}
+    for key, what in (("bengio", "C + Linear(30, 200) + Tanh + Linear(200, 27)"),
+                      ("bn", "C + Linear(30, 200, bias=False) + BatchNorm1d(200) + Tanh + "
+                             "Linear(200, 27)")):
+        got = int(ctx.arr("params", key))
+        expect(got == want[key], f"{what} has {got} parameters, expected {want[key]} "
+               "(BatchNorm's parameters are gamma and beta; running stats are buffers)")
+    return f"{want['bengio']} / {want['bn']} parameters"
+
+
+def _train(ctx: Ctx) -> str:
+    before, after = float(ctx.arr("train", "before")), float(ctx.arr("train", "after"))
+    lossi = ctx.arr("train", "lossi")
+    expect(bool(np.all(np.isfinite(lossi))) and math.isfinite(before) and math.isfinite(after),
+           f"training produced non-finite losses (val before {before}, after {after})")
+    expect(after < before - 0.1,
+           f"{lossi.size} SGD steps (lr 0.1, batch 32) of C + Linear/BatchNorm1d/Tanh/Linear "
+           f"should lower the val loss by more than 0.1: before {before:.4f}, after {after:.4f}")
+    return f"val loss {before:.4f} -> {after:.4f} in {lossi.size} steps"
+
+
+CHECKS = [
+    CheckSpec("build_dataset contents", 10, _build, "contexts and targets on grader words"),
+    CheckSpec("lecture split sizes", 10, _splits, "182625 / 22655 / 22866 on names.txt"),
+    CheckSpec("Linear init and forward", 10, _linear, "randn / fan_in**0.5, zero bias, x @ W + b"),
+    CheckSpec("BatchNorm training forward", 15, _bn_train, "batch mean and unbiased var"),
+    CheckSpec("BatchNorm running stats", 10, _bn_running, "momentum update under no_grad"),
+    CheckSpec("BatchNorm eval forward", 10, _bn_eval, "uses running stats, leaves them alone"),
+    CheckSpec("Tanh forward", 5, _tanh, "torch.tanh, no parameters"),
+    CheckSpec("Linear→BatchNorm1d→Tanh gradients", 15, _chain, "forward and grads vs autograd"),
+    CheckSpec("parameter counts", 5, _params, "11,897 (Bengio MLP) / 12,097 (BatchNorm MLP)"),
+    CheckSpec("short training lowers val loss", 10, _train, "60 grader-run SGD steps"),
+]
