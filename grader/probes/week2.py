@@ -36,7 +36,7 @@ def vocab(ns, inputs):
 def counts(ns, inputs):
     """The count matrix N as it stands at the end of the notebook."""
     N = _tensor(_get(ns, "N"), "N")
-    return {"N": N.double(), "integer": int(not N.is_floating_point())}
+    return {"N": N.double()}
 
 
 def probs(ns, inputs):
@@ -58,10 +58,11 @@ def trained(ns, inputs):
 
 
 def _sample(P, itos, g):
-    out, ix = [], 0
+    out: list = []
+    ix = 0
     while len(out) < MAX_SAMPLE_LEN:
         p = P[ix]
-        ix = torch.multinomial(p, num_samples=1, replacement=True, generator=g).item()
+        ix = int(torch.multinomial(p, num_samples=1, replacement=True, generator=g).item())
         out.append(itos[ix])
         if ix == 0:
             return "".join(out), 1
@@ -73,7 +74,9 @@ def samples(ns, inputs):
     P = _tensor(_get(ns, "P"), "P").float()
     itos = _get(ns, "itos")
     g = torch.Generator().manual_seed(int(inputs["sample_seed"][0]))
-    codes, lengths, finished = [], [], []
+    codes: list[int] = []
+    lengths: list[int] = []
+    finished: list[int] = []
     for _ in range(int(inputs["n_samples"][0])):
         s, done = _sample(P, itos, g)
         s = str(s)
