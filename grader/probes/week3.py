@@ -17,6 +17,18 @@ D = torch.float64
 _MISSING = object()
 
 
+def _need(ns, name):
+    """A name the notebook must define, with a clear error if it does not."""
+    if name not in ns:
+        raise NameError(f"{name!r} is not defined in your notebook (week 3 needs "
+                        "build_dataset, Linear, BatchNorm1d and Tanh)")
+    return ns[name]
+
+
+def _layers(ns):
+    return _need(ns, "Linear"), _need(ns, "BatchNorm1d"), _need(ns, "Tanh")
+
+
 def _t(a, grad=False):
     """A float64 leaf tensor from a grader array."""
     return torch.tensor(a, dtype=D, requires_grad=grad)
@@ -53,7 +65,7 @@ def _xy(result):
 
 def build(ns, inputs):
     """build_dataset on grader words with the grader's block_size."""
-    fn = ns["build_dataset"]
+    fn = _need(ns, "build_dataset")
     with _global(fn, "block_size", int(inputs["bd_block"][0])):
         X, Y = _xy(fn(_words(inputs["bd_words"])))
     return {"X": X, "Y": Y}
@@ -61,7 +73,7 @@ def build(ns, inputs):
 
 def splits(ns, inputs):
     """Shapes of the lecture's 80/10/10 split of names.txt (block_size 3)."""
-    fn = ns["build_dataset"]
+    fn = _need(ns, "build_dataset")
     with open("names.txt") as f:
         words = f.read().splitlines()
     random.seed(42)
@@ -78,7 +90,7 @@ def splits(ns, inputs):
 
 def linear(ns, inputs):
     """Init statistics of a large Linear, bias=False, and a forward with grader weights."""
-    Linear = ns["Linear"]
+    Linear = _need(ns, "Linear")
     fan_in, fan_out = (int(v) for v in inputs["lin_size"])
     big = Linear(fan_in, fan_out)
     w = torch.as_tensor(big.weight).detach().double()
@@ -95,7 +107,7 @@ def linear(ns, inputs):
 
 
 def _bn(ns, inputs, *args):
-    bn = ns["BatchNorm1d"](int(inputs["bn_x"].shape[1]), *args)
+    bn = _need(ns, "BatchNorm1d")(int(inputs["bn_x"].shape[1]), *args)
     bn.gamma, bn.beta = _t(inputs["bn_gamma"]), _t(inputs["bn_beta"])
     return bn
 
@@ -118,7 +130,7 @@ def bn_running(ns, inputs):
             bn(_t(inputs[key], grad=True))
         rm, rv = torch.as_tensor(bn.running_mean), torch.as_tensor(bn.running_var)
         out[f"{tag}_rm"], out[f"{tag}_rv"] = rm, rv
-        out[f"{tag}_tracked"] = float(rm.requires_grad or rv.requires_grad)
+        out[f"{tag}_tracked"] = torch.tensor(float(rm.requires_grad or rv.requires_grad))
     return out
 
 
@@ -134,14 +146,15 @@ def bn_eval(ns, inputs):
 
 def tanh(ns, inputs):
     """Tanh()(x) and its (empty) parameter list."""
-    act = ns["Tanh"]()
+    act = _need(ns, "Tanh")()
     return {"y": act(_t(inputs["tanh_x"])), "nparams": len(list(act.parameters()))}
 
 
 def chain(ns, inputs):
     """Linear -> BatchNorm1d -> Tanh on grader weights; output and gradients of sum(out * R)."""
     fan_in, fan_out = inputs["ch_w"].shape
-    lin, bn, act = ns["Linear"](fan_in, fan_out), ns["BatchNorm1d"](fan_out), ns["Tanh"]()
+    Linear, BatchNorm1d, Tanh = _layers(ns)
+    lin, bn, act = Linear(fan_in, fan_out), BatchNorm1d(fan_out), Tanh()
     x = _t(inputs["ch_x"], grad=True)
     w, b = _t(inputs["ch_w"], grad=True), _t(inputs["ch_b"], grad=True)
     gamma, beta = _t(inputs["ch_gamma"], grad=True), _t(inputs["ch_beta"], grad=True)
@@ -162,7 +175,7 @@ def _count(C, layers):
 
 def params(ns, inputs):
     """Parameter counts of the Bengio MLP and the BatchNorm MLP built from the student's layers."""
-    Linear, BatchNorm1d, Tanh = ns["Linear"], ns["BatchNorm1d"], ns["Tanh"]
+    Linear, BatchNorm1d, Tanh = _layers(ns)
     C = torch.randn((27, 10))
     bengio = [Linear(30, 200), Tanh(), Linear(200, 27)]
     bnmlp = [Linear(30, 200, bias=False), BatchNorm1d(200), Tanh(), Linear(200, 27)]
@@ -178,7 +191,7 @@ def _loss(C, layers, X, Y):
 
 def train(ns, inputs):
     """A few dozen SGD steps of C + Linear/BatchNorm1d/Tanh/Linear on grader data."""
-    Linear, BatchNorm1d, Tanh = ns["Linear"], ns["BatchNorm1d"], ns["Tanh"]
+    Linear, BatchNorm1d, Tanh = _layers(ns)
     seed = int(inputs["tr_seed"][0])
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -201,7 +214,12 @@ def train(ns, inputs):
         for p in parameters:
             p.grad = None
         loss.backward()
-        for p in parameters:
+        for i, p in enumerate(parameters):
+            if p.grad is None:
+                raise RuntimeError(
+                    f"parameter {i} (shape {tuple(p.shape)}) got no gradient: everything that "
+                    "parameters() returns must be used by the forward pass (BatchNorm's "
+                    "running_mean/running_var are buffers, not parameters)")
             p.data += -0.1 * p.grad
         lossi.append(loss.item())
     with torch.no_grad():

@@ -20,7 +20,7 @@ from reference import mlp
 
 WEEK = 3
 TITLE = "MLP and BatchNorm"
-ITERATION_CAP = 100
+ITERATION_CAP = 50
 HYPERPARAMS: dict = {}
 SNAPSHOTS: dict = {}
 LIMITS = Limits(wall_s=120, memory_mb=3072)
@@ -58,7 +58,8 @@ def _xy(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarray]:
     """Fresh words, sizes, weights and batches for one submission."""
     names = _names(str(Path(data_dir) / "names.txt"))
-    picked = [names[i] for i in rng.choice(len(names), 3000, replace=False)]
+    n = min(3000, len(names))
+    picked = [names[i] for i in rng.choice(len(names), n, replace=False)]
     odd = ["".join(LETTERS[1:][j] for j in rng.integers(0, 26, rng.integers(1, 13)))
            for _ in range(8)]
     dim, nb = 8, int(rng.integers(8, 33))
@@ -68,8 +69,8 @@ def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarra
     k, m, cb, ci, co = (int(v) for v in (rng.integers(3, 8), rng.integers(2, 6),
                                           rng.integers(6, 20), rng.integers(3, 8),
                                           rng.integers(2, 6)))
-    tr_X, tr_Y = _xy(picked[:2500])
-    va_X, va_Y = _xy(picked[2500:])
+    tr_X, tr_Y = _xy(picked[:n * 5 // 6])
+    va_X, va_Y = _xy(picked[n * 5 // 6:])
     return {
         "bd_words": _encode(picked[:40] + odd), "bd_block": np.array([rng.integers(2, 7)]),
         "lin_size": np.array([rng.integers(200, 600), rng.integers(200, 400)]),
@@ -80,7 +81,8 @@ def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarra
         "bn_rm": rng.normal(0, 3, dim), "bn_rv": scales**2 * rng.uniform(0.5, 2, dim),
         "bn_xe": means + scales * rng.normal(size=(int(rng.integers(3, 12)), dim)),
         "tanh_x": rng.normal(0, 2, size=(4, 5)),
-        "ch_x": rng.normal(size=(cb, ci)), "ch_w": rng.normal(size=(ci, co)) / ci**0.5,
+        "ch_x": rng.normal(size=(cb, ci)),
+        "ch_w": rng.normal(size=(ci, co)) * 10 ** rng.uniform(-3, 0, co) / ci**0.5,  # small var
         "ch_b": rng.normal(0, 0.1, co), "ch_gamma": rng.uniform(0.5, 2, co),
         "ch_beta": rng.normal(0, 0.5, co), "ch_r": rng.normal(size=(cb, co)),
         "tr_X": tr_X, "tr_Y": tr_Y, "va_X": va_X, "va_Y": va_Y,
@@ -151,8 +153,8 @@ def _linear(ctx: Ctx) -> str:
     return _close(o["y"], want, "Linear forward x @ weight + bias")
 
 
-def _ref_bn(ctx: Ctx, *args: float) -> mlp.BatchNorm1d:
-    bn = mlp.BatchNorm1d(ctx.inputs["bn_x"].shape[1], *args, dtype=D)  # type: ignore[arg-type]
+def _ref_bn(ctx: Ctx, momentum: float = 0.1) -> mlp.BatchNorm1d:
+    bn = mlp.BatchNorm1d(int(ctx.inputs["bn_x"].shape[1]), 1e-5, momentum, dtype=D)
     bn.gamma, bn.beta = _t(ctx.inputs["bn_gamma"]), _t(ctx.inputs["bn_beta"])
     return bn
 
@@ -167,11 +169,12 @@ def _bn_train(ctx: Ctx) -> str:
 
 def _bn_running(ctx: Ctx) -> str:
     lines = []
-    for tag, args in (("def", ()), ("mom", (1e-5, float(ctx.inputs["bn_momentum"][0])))):
-        bn = _ref_bn(ctx, *args)
+    for tag, momentum in (("def", 0.1), ("mom", float(ctx.inputs["bn_momentum"][0]))):
+        bn = _ref_bn(ctx, momentum)
         for key in ("bn_x", "bn_x2", "bn_x3"):
             bn(_t(ctx.inputs[key]))
-        what = "momentum=0.1 (default)" if tag == "def" else f"momentum={args[1]:.4g}"
+        what = ("momentum=0.1 (default)" if tag == "def" else f"momentum={momentum:.4g}") + \
+            ", running = (1 - momentum) * running + momentum * batch stat"
         lines.append(_close(ctx.arr("bn_running", f"{tag}_rm"), bn.running_mean,
                             f"running_mean after 3 batches, {what}", reshape=True))
         lines.append(_close(ctx.arr("bn_running", f"{tag}_rv"), bn.running_var,
@@ -203,12 +206,13 @@ def _tanh(ctx: Ctx) -> str:
 def _chain_ref(ctx: Ctx) -> dict[str, torch.Tensor]:
     i = ctx.inputs
     leaves = {k: _t(i[f"ch_{k}"]).requires_grad_() for k in ("x", "w", "b", "gamma", "beta")}
-    lin, bn = mlp.Linear(*i["ch_w"].shape, dtype=D), mlp.BatchNorm1d(i["ch_w"].shape[1], dtype=D)
+    fan_in, fan_out = (int(n) for n in i["ch_w"].shape)
+    lin, bn = mlp.Linear(fan_in, fan_out, dtype=D), mlp.BatchNorm1d(fan_out, dtype=D)
     lin.weight, lin.bias = leaves["w"], leaves["b"]
     bn.gamma, bn.beta = leaves["gamma"], leaves["beta"]
     out = mlp.Tanh()(bn(lin(leaves["x"])))
     (out * _t(i["ch_r"])).sum().backward()
-    grads = {k: v.grad for k, v in leaves.items()}
+    grads = {k: v.grad if v.grad is not None else torch.zeros(()) for k, v in leaves.items()}
     return {"out": out.detach(), "x": grads["x"], "weight": grads["w"], "bias": grads["b"],
             "gamma": grads["gamma"], "beta": grads["beta"]}
 

@@ -15,7 +15,8 @@ def test_build_dataset_emma() -> None:
     assert X.tolist() == [[0, 0, 0], [0, 0, 5], [0, 5, 13], [5, 13, 13], [13, 13, 1]]
     assert Y.tolist() == [5, 13, 13, 1, 0]
     X5, Y5 = mlp.build_dataset(["ab", "c"], block_size=5)
-    assert X5.shape == (5, 5) and X5[2].tolist() == [0, 0, 0, 1, 2] and Y5.tolist() == [1, 2, 0, 3, 0]
+    assert X5.shape == (5, 5) and X5[2].tolist() == [0, 0, 0, 1, 2]
+    assert Y5.tolist() == [1, 2, 0, 3, 0]
 
 
 def test_lecture_split_sizes(data_dir) -> None:
@@ -58,8 +59,9 @@ def test_batchnorm_eval_matches_torch() -> None:
     x = torch.randn(7, 4, generator=g, dtype=D)
     bn, tbn = mlp.BatchNorm1d(4, dtype=D), torch.nn.BatchNorm1d(4, dtype=D).eval()
     bn.training = False
-    bn.running_mean = tbn.running_mean.copy_(torch.randn(4, generator=g, dtype=D))
-    bn.running_var = tbn.running_var.copy_(torch.rand(4, generator=g, dtype=D) + 1e-4)
+    bn.running_mean = torch.randn(4, generator=g, dtype=D)
+    bn.running_var = torch.rand(4, generator=g, dtype=D) + 1e-4
+    tbn.running_mean, tbn.running_var = bn.running_mean.clone(), bn.running_var.clone()
     with torch.no_grad():
         torch.testing.assert_close(bn(x), tbn(x), rtol=1e-12, atol=1e-12)
     before = bn.running_mean.clone()
@@ -103,5 +105,6 @@ def test_short_training_lowers_loss(tiny_data_dir) -> None:
             p.grad = None
         loss.backward()
         for p in params:
+            assert p.grad is not None
             p.data += -0.1 * p.grad
     assert mlp.loss_of(C, layers, X, Y) < before - 0.2
