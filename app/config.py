@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     base_url: str = ""  # public URL for links in commit statuses; default http://host:port
     secret_key: str = ""  # signs instructor sessions; random per process when empty
     max_upload_bytes: int = 5 * 1024 * 1024
+    course_config: Path = ROOT / "course.toml"  # deadlines, late penalty, quota, hidden checks
+    session_max_age_s: int = 12 * 3600  # instructor session cookie lifetime
+    cookie_secure: bool = False  # set true behind HTTPS
     # forks: https://github.com/<owner>/<repo> always; extra "host" or "host:port" entries here
     # (an http:// loopback host:port is accepted only when listed, for tests)
     allowed_git_hosts: list[str] = []

@@ -96,6 +96,9 @@ class Submission(Base):
     error: Mapped[str | None] = mapped_column(Text)  # student-facing message
     # "<repo_url>@<sha>#<week>" for webhook submissions, NULL otherwise (NULLs never collide)
     dedupe_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    # a staff regrade is a new row that copies the source; this names the submission it regrades
+    regrade_of: Mapped[str | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL"))
 
     student: Mapped[Student] = relationship(back_populates="submissions")
     checks: Mapped[list[CheckResult]] = relationship(

@@ -50,18 +50,19 @@ def _after_rollback(session: Session, previous: SessionTransaction) -> None:
         session.info.pop(_PENDING, None)
 
 
-def dispatch(settings: Settings, submission_id: str, week: int) -> None:
+def dispatch(settings: Settings, submission_id: str, week: int) -> bool:
     """Send one job now: to Celery when REDIS_URL is set, else to the in-process pool."""
     try:
         if settings.redis_url:
             client(settings.redis_url).send_task(
                 GRADE_TASK, args=[submission_id], queue=queue_for_week(week),
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                          "interval_step": 0.5, "timeout": 5})
-        else:
-            _embedded_submit(submission_id)
+                                          "interval_step": 0.5, "interval_max": 1})
+            return True
+        return _embedded_submit(submission_id)
     except Exception:  # the row stays queued; the sweeper sends it again
         log.exception("could not enqueue submission %s; the sweeper will retry", submission_id)
+        return False
 
 
 @lru_cache(maxsize=4)
@@ -126,9 +127,10 @@ def stop_embedded_workers(wait: bool = True) -> None:
         emb.pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
-def _embedded_submit(submission_id: str) -> None:
+def _embedded_submit(submission_id: str) -> bool:
     emb = _embedded
     if emb is None:
         log.warning("no workers running: submission %s stays queued", submission_id)
-        return
+        return False
     emb.pool.submit(emb.run, submission_id)
+    return True

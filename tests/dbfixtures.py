@@ -114,7 +114,11 @@ def settings(pg_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings, db_session: Session) -> Iterator:
-    """A TestClient whose requests share `db_session` (commit = release a savepoint)."""
+    """A TestClient whose requests share `db_session`.
+
+    Requests commit (= release a savepoint) or roll back like get_session does, so commit rows
+    made before a request that is expected to fail; the outer transaction is still rolled back.
+    """
     from fastapi.testclient import TestClient
 
     from app.db import get_session

@@ -58,8 +58,11 @@ def test_migrations_up_down_postgres() -> None:
 
 
 def test_models_match_migrations(db_session: Session) -> None:
-    cols = {c["name"] for c in inspect(db_session.connection()).get_columns("submission")}
-    assert cols == set(Base.metadata.tables["submission"].columns.keys())
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    diff = compare_metadata(MigrationContext.configure(db_session.connection()), Base.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
 
 
 def test_submission_ids_unguessable(db_session: Session) -> None:

@@ -1,0 +1,76 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.config import Settings, get_settings
+from app.errors import install_error_handlers
+
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes (413) before they are parsed or spooled."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await _too_large(send, self.limit)
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            msg = await receive()
+            seen += len(msg.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return msg
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = f'{{"detail": "request body too large (limit {limit // 1024} KiB)"}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (routes, error handler, body limit)."""
+    from app.routes import api, web, webhooks
+
+    settings = settings or get_settings()
+    app = FastAPI(title="zerograd", version="0.1.0",
+                  description="Autograder for *Neural Networks: Zero to Hero*. Submit a fork URL "
+                              "or a notebook; results appear at /submissions/{id}.")
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(web.router)
+    app.include_router(webhooks.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # multipart overhead on top of the largest accepted upload; GitHub payloads ≤ 25 MB
+    app.add_middleware(BodyLimit, limit=max(settings.max_upload_bytes + 1024 * 1024,
+                                            26 * 1024 * 1024))
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routes (mounted by app.main.create_app; nothing imports this package)."""

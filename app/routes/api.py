@@ -1,0 +1,113 @@
+"""JSON API under /api (OpenAPI at /docs); listings are staff-only, a submission id is a key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from sqlalchemy import func, select
+
+from app.errors import AppError
+from app.models import Student, Submission
+from app.routes.deps import MaybeStaffDep, SessionDep, SettingsDep, StaffDep
+from app.routes.web import read_limited
+from app.schemas import (
+    CheckOut,
+    ForkSubmissionIn,
+    ResultsOut,
+    StudentOut,
+    SubmissionDetail,
+    SubmissionOut,
+    WeekBest,
+)
+from app.services import submissions as svc
+
+router = APIRouter(prefix="/api", tags=["api"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "instructor login required"}, 404: {"description": "not found"},
+    422: {"description": "invalid submission; `detail` says why"},
+}
+
+
+@router.post("/submissions", response_model=SubmissionOut, status_code=201, responses=ERRORS)
+def create_fork_submission(body: ForkSubmissionIn, session: SessionDep,
+                           settings: SettingsDep) -> SubmissionOut:
+    """Queue a fork for grading."""
+    sub = svc.create_fork(session, settings, body.github_login, body.week, body.repo_url,
+                          body.commit_sha)
+    return SubmissionOut.of(sub)
+
+
+@router.post("/submissions/upload", response_model=SubmissionOut, status_code=201,
+             responses=ERRORS)
+async def create_upload_submission(
+    session: SessionDep, settings: SettingsDep,
+    github_login: Annotated[str, Form()], week: Annotated[int, Form()],
+    file: Annotated[UploadFile, File()],
+) -> SubmissionOut:
+    """Validate and queue an uploaded .ipynb or .py."""
+    data = await read_limited(file, settings.max_upload_bytes)
+    sub = svc.create_upload(session, settings, github_login, week, file.filename or "", data)
+    return SubmissionOut.of(sub)
+
+
+@router.get("/submissions", response_model=list[SubmissionOut], responses=ERRORS)
+def list_submissions(
+    session: SessionDep, _staff: StaffDep, login: str | None = None,
+    week: int | None = None, status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SubmissionOut]:
+    """All submissions, newest first (staff)."""
+    rows = svc.list_submissions(session, login, week, status, limit, offset)
+    return [SubmissionOut.of(s) for s in rows]
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=ERRORS)
+def get_submission(session: SessionDep, submission_id: str, staff: MaybeStaffDep,
+                   view: Annotated[str, Query(pattern="^(student|staff)$")] = "student",
+                   ) -> SubmissionDetail:
+    """One submission with its report (view=staff adds the traceback; needs a login)."""
+    if view == "staff" and staff is None:
+        raise AppError("instructor login required for view=staff", 401)
+    return SubmissionDetail.detail(svc.get_submission(session, submission_id), view == "staff")
+
+
+@router.get("/submissions/{submission_id}/results", response_model=ResultsOut,
+            responses=ERRORS)
+def get_results(session: SessionDep, submission_id: str) -> ResultsOut:
+    """Score and per-check verdicts."""
+    sub = svc.get_submission(session, submission_id)
+    return ResultsOut(submission_id=sub.id, status=sub.status, score=sub.score,
+                      max_score=sub.max_score, error=sub.error,
+                      checks=[CheckOut.model_validate(c) for c in sub.checks])
+
+
+def _student_out(session: SessionDep, student: Student) -> StudentOut:
+    graded = Submission.status == "graded"
+    q = (select(Submission.week, func.max(Submission.score).filter(graded),
+                func.max(Submission.max_score).filter(graded), func.count())
+         .where(Submission.student_id == student.id).group_by(Submission.week)
+         .order_by(Submission.week))
+    weeks = [WeekBest(week=w, best_score=b, max_score=m, submissions=n)
+             for w, b, m, n in session.execute(q)]
+    return StudentOut(github_login=student.github_login, weeks=weeks)
+
+
+@router.get("/students", response_model=list[StudentOut], responses=ERRORS)
+def list_students(session: SessionDep, _staff: StaffDep,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> list[StudentOut]:
+    """Students with their best score per week (staff)."""
+    rows = session.scalars(select(Student).order_by(Student.github_login)
+                           .limit(limit).offset(offset)).all()
+    return [_student_out(session, s) for s in rows]
+
+
+@router.get("/students/{login}", response_model=StudentOut, responses=ERRORS)
+def get_student(session: SessionDep, _staff: StaffDep, login: str) -> StudentOut:
+    """One student's per-week summary (staff)."""
+    student = session.scalar(select(Student).where(
+        func.lower(Student.github_login) == login.lower()))
+    if student is None:
+        raise AppError("student not found", 404)
+    return _student_out(session, student)

@@ -1,0 +1,60 @@
+"""GitHub webhooks: HMAC-checked, deduplicated, answered 202 without fetching anything."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from app.errors import AppError
+from app.routes.deps import SessionDep, SettingsDep
+from app.schemas import WebhookOut
+from app.services import submissions as svc
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """X-Hub-Signature-256 == 'sha256=' + HMAC-SHA256(secret, raw body), in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+@router.post("/github", response_model=WebhookOut, status_code=202,
+             responses={200: {"description": "ping"}, 401: {"description": "bad signature"}})
+async def github_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep,
+    x_github_event: Annotated[str, Header()] = "",
+    x_github_delivery: Annotated[str, Header()] = "",
+    x_hub_signature_256: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """`ping` → 200; `push` → one queued submission per changed week notebook."""
+    if not settings.webhook_secret:
+        raise AppError("webhooks are not configured on this server", 503)
+    body = await request.body()
+    if not verify_signature(settings.webhook_secret, body, x_hub_signature_256):
+        raise AppError("invalid or missing X-Hub-Signature-256", 401)
+    if x_github_event == "ping":
+        return JSONResponse(WebhookOut(outcome="pong").model_dump(), status_code=200)
+    if not x_github_delivery:
+        raise AppError("missing X-GitHub-Delivery", 400)
+    if x_github_event != "push":
+        svc.record_delivery(session, x_github_delivery, x_github_event or "unknown")
+        return JSONResponse(WebhookOut(outcome=f"ignored event {x_github_event!r}").model_dump(),
+                            status_code=202)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise AppError("the push payload is not JSON (use content type application/json)",
+                       400) from None
+    if not isinstance(payload, dict):
+        raise AppError("the push payload is not a JSON object", 400)
+    outcome, subs = svc.handle_push(session, settings, x_github_delivery, payload)
+    return JSONResponse(WebhookOut(outcome=outcome, submissions=[s.id for s in subs]).model_dump(),
+                        status_code=202)

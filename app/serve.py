@@ -1,0 +1,71 @@
+"""`python -m app.serve` (= `make run`): migrate SQLite, ensure a staff login, serve."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from types import SimpleNamespace
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from app.config import ROOT, Settings, get_settings
+from app.db import session_scope
+from app.models import Instructor
+
+
+def upgrade(url: str) -> None:
+    """`alembic -x url=<url> upgrade head` in-process."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.cmd_opts = SimpleNamespace(x=[f"url={url}"])  # type: ignore[assignment]
+    command.upgrade(cfg, "head")
+
+
+def ensure_instructor(settings: Settings, login: str = "admin") -> str | None:
+    """Create an instructor with a random password when there is none; return the password."""
+    with session_scope(settings) as session:
+        if session.scalar(select(Instructor.id).limit(1)) is not None:
+            return None
+        password = secrets.token_urlsafe(12)
+        session.add(Instructor(login=login, password_hash=PasswordHasher().hash(password)))
+        return password
+
+
+def main() -> None:
+    """Run the whole service in one process (SQLite + in-process workers by default)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        upgrade(settings.database_url)
+    password = ensure_instructor(settings)
+    try:
+        from app import queue
+    except ImportError:  # pragma: no cover - the queue module ships with the app
+        queue = None  # type: ignore[assignment]
+    if not settings.redis_url and queue is not None and hasattr(queue, "start_embedded_workers"):
+        queue.start_embedded_workers(settings)
+    print(f"zerograd: serving on {settings.public_url}/ "
+          f"(database {make_url(settings.database_url).render_as_string()}, "
+          f"{'celery via ' + settings.redis_url if settings.redis_url else 'in-process workers'})",
+          flush=True)
+    if password:
+        print(f"zerograd: instructor login created: admin / {password} (shown once)", flush=True)
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level="info")
+    finally:
+        if queue is not None and hasattr(queue, "stop_embedded_workers"):
+            queue.stop_embedded_workers(wait=False)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

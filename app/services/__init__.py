@@ -1,0 +1,1 @@
+"""Services: business logic on a session; they flush, the caller commits."""
