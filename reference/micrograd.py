@@ -195,6 +195,8 @@ def apply_op(op: int, a: Any, b: Any, c: float) -> Any:
         return a - c
     if name == "divc":
         return a / c
+    if isinstance(a, float):
+        return math.tanh(a) if name == "tanh" else math.exp(a)
     return a.tanh() if name == "tanh" else a.exp()
 
 
@@ -205,8 +207,6 @@ def _float_op(op: int, a: float, b: float, c: float) -> float | None:
         return None
     if name == "pow" and (a <= 0.2 and c != int(c) or abs(a) < 0.3 and c < 0):
         return None
-    if name in ("tanh", "exp"):
-        return math.tanh(a) if name == "tanh" else math.exp(a)
     return float(apply_op(op, a, b, c))
 
 

@@ -1,26 +1,257 @@
-"""Week 1 — micrograd (placeholder)."""
-import math
+"""Week 1 — micrograd: the student's Value against torch float64 op by op, graphs, an MLP."""
 
-from grader.checks import CheckSpec, Ctx, expect_close
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect
+from grader.probes.week1 import CASES, GRAPHS, OPS, TRAIN_STEPS
 from grader.sandbox import Limits
+from reference import micrograd as ref
 
 WEEK = 1
 TITLE = "micrograd"
 ITERATION_CAP = 20
-HYPERPARAMS: dict = {}
-SNAPSHOTS: dict = {}
+HYPERPARAMS: dict[str, object] = {}
+SNAPSHOTS: dict[str, list[str]] = {}
 LIMITS = Limits(wall_s=30, memory_mb=1024)
 
-
-def make_inputs(rng, data_dir):
-    return {"x": rng.normal(size=1)}
-
-
-def _neuron(ctx: Ctx):
-    x = float(ctx.inputs["x"][0])
-    y = math.tanh(x * x)
-    expect_close(ctx.arr("neuron", "y"), y, "y")
-    return expect_close(ctx.arr("neuron", "gx"), (1 - y * y) * 2 * x, "x.grad")
+RTOL, ATOL = 1e-6, 1e-9
+LECTURE_NEURON = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432]  # x1, x2, w1, w2, b
+GRAPH_SIZES = {"small": (3, 12), "medium": (6, 60), "large": (10, 340)}  # leaves, ops
+MAX_NODES = 500
+TOY_X = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+TOY_Y = [1.0, -1.0, -1.0, 1.0]
 
 
-CHECKS = [CheckSpec("neuron", 100, _neuron)]
+def _signed(rng: np.random.Generator, lo: float, hi: float, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(lo, hi, size=shape)
+
+
+def _case_inputs(rng: np.random.Generator, group: str) -> tuple[np.ndarray, np.ndarray]:
+    """Leaves (n, 5) and constants (n, 2) for one group; magnitudes keep every op well defined."""
+    n = len(CASES[group])
+    v, k = _signed(rng, 0.5, 2.0, (n, 5)), _signed(rng, 0.5, 3.0, (n, 2))
+    if group == "pow":
+        v[:, 0], v[:, 1] = np.abs(v[:, 0]), -np.abs(v[:, 1])
+        k[4, 0] = rng.uniform(-2.5, 2.5)
+    elif group == "tanh":
+        v[:, 0] = [rng.uniform(-0.5, 0.5), rng.uniform(0.5, 1.5), -rng.uniform(1.5, 3.0),
+                   rng.uniform(-3.0, 3.0)]
+    elif group == "exp":
+        v[:, 0] = rng.uniform(-2.0, 2.0, size=n)
+    elif group == "relu":
+        v[:, 0] = [abs(v[0, 0]), -abs(v[1, 0])]
+    elif group == "sanity":
+        v[0, 0], v[1, :2] = -4.0, [-4.0, 2.0]  # micrograd's test_engine.py values
+    elif group == "neuron":
+        v[0] = LECTURE_NEURON
+    return v, k
+
+
+def _graph(seed: int, n_leaves: int, n_ops: int) -> dict[str, list[Any]]:
+    rnd = random.Random(seed)
+    while True:
+        g = ref.random_graph(rnd, n_leaves, n_ops)
+        if len(g["leaf"]) + len(g["op"]) <= MAX_NODES:
+            return g
+
+
+def make_inputs(rng: np.random.Generator, data_dir: Path | None) -> dict[str, np.ndarray]:
+    """Fresh leaves/constants per case group, three random graphs and the training seed."""
+    inputs: dict[str, np.ndarray] = {}
+    for group in CASES:
+        inputs[f"{group}_v"], inputs[f"{group}_k"] = _case_inputs(rng, group)
+    for name in GRAPHS:
+        g = _graph(int(rng.integers(2**62)), *GRAPH_SIZES[name])
+        for key, dtype in (("leaf", np.float64), ("op", np.int64), ("a", np.int64),
+                           ("b", np.int64), ("c", np.float64)):
+            inputs[f"graph_{name}_{key}"] = np.asarray(g[key], dtype=dtype)
+    inputs["train_seed"] = np.array([rng.integers(2**31)], dtype=np.int64)
+    inputs["train_x"], inputs["train_y"] = np.array(TOY_X), np.array(TOY_Y)
+    inputs["train_lr"] = np.array([0.05])
+    return inputs
+
+
+# ---------------------------------------------------------------- op-by-op cases
+
+
+def _want_cases(inputs: dict[str, np.ndarray], group: str) -> tuple[np.ndarray, np.ndarray]:
+    outs, grads = [], []
+    for (_, _, fn), row, ks in zip(CASES[group], inputs[f"{group}_v"].tolist(),
+                                   inputs[f"{group}_k"].tolist(), strict=True):
+        out, grad = ref.torch_case(fn, row, ks)
+        outs.append(out)
+        grads.append(grad)
+    return np.array(outs), np.array(grads)
+
+
+def _got(ctx: Ctx, probe: str, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A probe array of the expected shape (a missing name is reported in one line)."""
+    try:
+        got = as_float(ctx.arr(probe, key), f"{probe} {key}")
+    except CheckFailed as e:
+        last = e.message.strip().splitlines()[-1] if e.message.strip() else ""
+        if last.startswith("NameError: the notebook does not define"):
+            raise CheckFailed(last.removeprefix("NameError: ")) from None
+        raise
+    expect(got.shape == shape, f"{probe}: {key} has shape {got.shape}, expected {shape}")
+    return got
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    return np.isfinite(got) & np.isclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def _case_fail(group: str, i: int, ctx: Ctx, got: tuple[Any, np.ndarray],
+               want: tuple[Any, np.ndarray]) -> str | None:
+    """Why case i of a group is wrong, or None."""
+    label, leaves, _ = CASES[group][i]
+    used = [(j, n) for j, n in enumerate(leaves.split()) if n != "_"]  # "_": a leaf not used
+    idx, names = [j for j, _ in used], [n for _, n in used]
+    row, k = ctx.inputs[f"{group}_v"][i], float(ctx.inputs[f"{group}_k"][i, 0])
+    at = ", ".join(f"{n}={row[j]:.6g}" for j, n in used)
+    at += f", k={k:.6g}" if "k" in label.split() or "k)" in label else ""
+    if not _close(got[0], want[0]):
+        return (f"{label} with {at}: forward value {got[0]:.8g}, expected {want[0]:.8g} "
+                f"(torch float64); abs diff {abs(got[0] - want[0]):.3g}")
+    g, w = got[1][idx], want[1][idx]
+    if _close(g, w).all():
+        return None
+    fmt = lambda xs: ", ".join(f"{n}.grad={x:.8g}" for n, x in zip(names, xs, strict=True))
+    return (f"{label} with {at}: after backward() got {fmt(g)}; expected {fmt(w)} "
+            f"(torch float64); max abs diff {np.max(np.abs(g - w)):.3g}")
+
+
+def _cases_check(group: str) -> Callable[[Ctx], str]:
+    def check(ctx: Ctx) -> str:
+        want_out, want_grad = ctx.memo(group, lambda: _want_cases(ctx.inputs, group))
+        got_out = _got(ctx, group, "out", want_out.shape)
+        got_grad = _got(ctx, group, "grad", want_grad.shape)
+        for i in range(len(CASES[group])):
+            why = _case_fail(group, i, ctx, (got_out[i], got_grad[i]), (want_out[i], want_grad[i]))
+            if why:
+                raise CheckFailed(why)
+        diff = max(np.max(np.abs(got_out - want_out)), np.max(np.abs(got_grad - want_grad)))
+        return f"{len(CASES[group])} expressions match torch (max abs diff {diff:.3g})"
+    return check
+
+
+# ---------------------------------------------------------------- random graphs
+
+
+def _describe(inputs: dict[str, np.ndarray], name: str, i: int) -> str:
+    pre, n_leaves = f"graph_{name}_", len(inputs[f"graph_{name}_leaf"])
+    if i < n_leaves:
+        return f"leaf {i}"
+    j = i - n_leaves
+    op, a, b, c = (inputs[pre + key][j].item() for key in ("op", "a", "b", "c"))
+    k = f"{c:.6g}" if c >= 0 else f"({c:.6g})"
+    args = {"add": f"node {a} + node {b}", "mul": f"node {a} * node {b}",
+            "sub": f"node {a} - node {b}", "div": f"node {a} / node {b}", "neg": f"-node {a}",
+            "pow": f"node {a} ** {k}", "addc": f"node {a} + {k}",
+            "mulc": f"node {a} * {k}", "subc": f"node {a} - {k}",
+            "divc": f"node {a} / {k}", "tanh": f"node {a}.tanh()", "exp": f"node {a}.exp()"}
+    return f"node {i} = {args[OPS[op]]}"
+
+
+def _consumers(inputs: dict[str, np.ndarray], name: str, i: int) -> list[str]:
+    pre, n_leaves = f"graph_{name}_", len(inputs[f"graph_{name}_leaf"])
+    a, b = inputs[pre + "a"].tolist(), inputs[pre + "b"].tolist()
+    return [_describe(inputs, name, n_leaves + j) for j in range(len(a)) if i in (a[j], b[j])]
+
+
+def _graph_check_one(ctx: Ctx, name: str) -> float:
+    g = {k: ctx.inputs[f"graph_{name}_{k}"].tolist() for k in ("leaf", "op", "a", "b", "c")}
+    want = ctx.memo(f"graph_{name}", lambda: ref.graph_torch(g))
+    want_val, want_grad = np.array(want[0]), np.array(want[1])
+    got_val = _got(ctx, f"graph_{name}", "val", want_val.shape)
+    got_grad = _got(ctx, f"graph_{name}", "grad", want_grad.shape)
+    bad = np.flatnonzero(~_close(got_val, want_val))
+    if bad.size:
+        i = int(bad[0])
+        raise CheckFailed(f"{name} graph ({want_val.size} nodes): forward values differ at "
+                          f"{bad.size} nodes; the first is {_describe(ctx.inputs, name, i)}: got "
+                          f"{got_val[i]:.8g}, expected {want_val[i]:.8g} (torch float64)")
+    bad = np.flatnonzero(~_close(got_grad, want_grad))
+    if bad.size:
+        i = int(bad[-1])  # backward runs from the last node: every node after i is right
+        users = "; ".join(_consumers(ctx.inputs, name, i)[:4])
+        if i == want_val.size - 1:
+            raise CheckFailed(f"{name} graph: the output node has grad {got_grad[i]:.8g} after "
+                              "backward(), expected 1.0: backward() starts with self.grad = 1.0")
+        raise CheckFailed(f"{name} graph ({want_val.size} nodes): gradients differ at {bad.size} "
+                          f"nodes (max abs diff {np.max(np.abs(got_grad - want_grad)):.3g}). The "
+                          f"first wrong one in backward order is {_describe(ctx.inputs, name, i)}: "
+                          f"grad {got_grad[i]:.8g}, expected {want_grad[i]:.8g}. It gets its "
+                          f"gradient from: {users} — check those ops' _backward.")
+    return float(max(np.max(np.abs(got_val - want_val)), np.max(np.abs(got_grad - want_grad))))
+
+
+def _graphs(ctx: Ctx) -> str:
+    diffs = [_graph_check_one(ctx, name) for name in GRAPHS]
+    sizes = "/".join(str(len(ctx.inputs[f"graph_{n}_leaf"]) + len(ctx.inputs[f"graph_{n}_op"]))
+                     for n in GRAPHS)
+    return f"graphs of {sizes} nodes match torch (max abs diff {max(diffs):.3g})"
+
+
+# ---------------------------------------------------------------- the MLP
+
+
+def _want_counts() -> list[int]:
+    return [len(ref.Neuron(3).parameters()), len(ref.Layer(3, 4).parameters()),
+            len(ref.MLP(3, [4, 4, 1]).parameters()), len(ref.MLP(2, [16, 16, 1]).parameters())]
+
+
+def _params(ctx: Ctx) -> str:
+    want = _want_counts()
+    got = _got(ctx, "params", "count", (len(want),))
+    what = ["Neuron(3)", "Layer(3, 4)", "MLP(3, [4, 4, 1])", "MLP(2, [16, 16, 1])"]
+    for w, g, name in zip(want, got.tolist(), what, strict=True):
+        expect(g == w, f"{name}.parameters() has {g:g} parameters, expected {w} "
+                       "(every neuron has nin weights and one bias)")
+    return ", ".join(f"{n}: {w}" for n, w in zip(what, want, strict=True))
+
+
+def _train(ctx: Ctx) -> str:
+    loss = _got(ctx, "train", "loss", (TRAIN_STEPS + 1,))
+    expect(bool(np.all(np.isfinite(loss))), f"the loss became nan/inf: {loss.tolist()}")
+    expect(bool(loss[-1] < loss[0]), f"after {TRAIN_STEPS} SGD steps (lr 0.05) on the lecture's "
+           f"4-point data set the loss went from {loss[0]:.4f} to {loss[-1]:.4f}; expected it to "
+           "go down. The grader zeroes p.grad and does p.data += -lr * p.grad itself, so check "
+           "the gradients your MLP's backward() produces")
+    return f"loss {loss[0]:.4f} -> {loss[-1]:.4f} in {TRAIN_STEPS} steps"
+
+
+def _spec(name: str, points: float, fn: Callable[[Ctx], str | None], desc: str,
+          bonus: bool = False) -> CheckSpec:
+    return CheckSpec(name, points, fn, desc, bonus)
+
+
+CHECKS = [
+    _spec("add", 7, _cases_check("add"), "a + b and a + number: value and grads"),
+    _spec("mul", 7, _cases_check("mul"), "a * b and a * number: value and grads"),
+    _spec("pow", 7, _cases_check("pow"), "a ** int and a ** float: value and grad"),
+    _spec("div", 6, _cases_check("div"), "a / b and a / number: value and grads"),
+    _spec("neg and sub", 6, _cases_check("negsub"), "-a, a - b, a - number"),
+    _spec("tanh forward/backward", 8, _cases_check("tanh"), "a.tanh() and its grad 1 - t**2"),
+    _spec("exp forward/backward", 6, _cases_check("exp"), "a.exp() and its grad"),
+    _spec("reflected add/mul", 6, _cases_check("reflected"), "2 + a, 2 * a, sum([...])"),
+    _spec("reflected sub/div", 0, _cases_check("rsub_rdiv"), "2 - a, 2 / a", bonus=True),
+    _spec("relu", 0, _cases_check("relu"), "a.relu() (optional)", bonus=True),
+    _spec("gradient accumulation", 8, _cases_check("accumulate"),
+          "a + a gives a.grad == 2: grads add up (+=) when a node is reused"),
+    _spec("random graphs", 14, _graphs,
+          "seeded random expression graphs (up to 500 nodes, reused nodes) equal torch"),
+    _spec("micrograd sanity graphs", 6, _cases_check("sanity"),
+          "test_engine.py's two graphs (relu replaced by **2) equal torch"),
+    _spec("lecture neuron", 6, _cases_check("neuron"),
+          "x1=2, x2=0, w1=-3, w2=1, b=6.88… gives 0.7071 and grads -1.5, 1.0, 0.5, 0.0"),
+    _spec("MLP parameter counts", 6, _params, "MLP(3, [4, 4, 1]) has 41 parameters"),
+    _spec("MLP training", 7, _train, "20 SGD steps on the lecture's toy set lower the loss"),
+]
