@@ -1,0 +1,311 @@
+"""Week 5 — GPT ("Let's build GPT"): trusted inputs and checks.
+
+The probes set the lecture's hyper-parameter globals to a small config, load the grader's
+weights into the student's modules (float64, eval, dropout 0) and run them; here the same
+weights go through reference/gpt.py and the results are compared at 1e-6. Block is compared
+on one-position sequences, where attention reduces to the values, so an attention bug fails
+the attention checks and the whole-model check but not Block's residual/LayerNorm check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, cmp, expect, expect_close
+from grader.sandbox import Limits
+from reference.gpt import Block, FeedFoward, GPTConfig, GPTLanguageModel, Head, MultiHeadAttention
+
+WEEK = 5
+TITLE = "GPT"
+ITERATION_CAP = 20
+HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 20, "eval_interval": 10,
+                     "eval_iters": 2, "n_embd": 32, "n_head": 4, "n_layer": 2, "dropout": 0.0}
+SNAPSHOTS: dict = {}
+LIMITS = Limits(wall_s=90, memory_mb=3072)
+
+CFG = GPTConfig(vocab_size=65, block_size=8, n_embd=32, n_head=4, n_layer=2, dropout=0.0)
+HS = CFG.n_embd // CFG.n_head  # head_size; equals block_size so one-hot values read out wei
+B, T, C, V = 2, CFG.block_size, CFG.n_embd, CFG.vocab_size
+K_FUTURE, EXTRA, MAX_NEW = 5, 4, 6
+TRAIN_STEPS, TRAIN_LR, TRAIN_DROP = 15, 3e-3, 0.5  # the reference drops by > 1.2
+LECTURE_PARAMS = 10_788_929
+TOL = 1e-6
+
+
+REF_MODULES: dict[str, Callable[[], nn.Module]] = {  # weight prefix -> reference module
+    "head": lambda: Head(CFG, HS), "attn": lambda: Head(CFG, HS),
+    "mha": lambda: MultiHeadAttention(CFG, CFG.n_head, HS), "ffwd": lambda: FeedFoward(CFG),
+    "block": lambda: Block(CFG), "model": lambda: GPTLanguageModel(CFG)}
+
+
+def _weight(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Non-trivial weights: Linear ~ N(0, 1/fan_in), LayerNorm gain ~ 1, biases ~ 0.2 N(0,1)."""
+    if len(shape) == 2:
+        fan_in = shape[1] if "embedding" not in name else 1
+        return rng.normal(size=shape) / math.sqrt(fan_in)
+    if name.endswith("weight"):
+        return 1.0 + 0.2 * rng.normal(size=shape)
+    return 0.2 * rng.normal(size=shape)
+
+
+def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarray]:
+    """Fresh weights, tokens and gradients for one submission."""
+    assert HS == T, "the attention read-out needs head_size == block_size"
+    out: dict[str, np.ndarray] = {
+        "cfg": np.array([V, T, C, CFG.n_head, CFG.n_layer]),
+        "seed": rng.integers(0, 2**31, size=2), "max_new": np.array([MAX_NEW]),
+        "train_steps": np.array([TRAIN_STEPS]), "train_lr": np.array([TRAIN_LR])}
+    for prefix, make in REF_MODULES.items():
+        for n, p in make().named_parameters():
+            out[f"{prefix}.{n}"] = _weight(n, tuple(p.shape), rng)
+    out["attn.value.weight"] = np.concatenate([np.zeros((HS, C - T)), np.eye(T)], axis=1)
+    onehot = np.broadcast_to(np.eye(T), (B, T, T))
+    out["x_attn"] = np.concatenate([rng.normal(size=(B, T, C - T)), onehot], axis=-1)
+    out |= {"x": rng.normal(size=(B, T, C)), "g_hs": rng.normal(size=(B, T, HS)),
+            "g_c": rng.normal(size=(B, T, C)), "x1": rng.normal(size=(4, 1, C)),
+            "g1": rng.normal(size=(4, 1, C))}
+    tok: Callable[..., np.ndarray] = lambda *shape: rng.integers(0, V, size=shape)
+    out |= {"idx": tok(B, T), "targets": tok(B, T), "idx_init": tok(16, T),
+            "targets_init": tok(16, T), "train_x": tok(4, T), "train_y": tok(4, T),
+            "prompt": tok(2, 3), "long_a": tok(2, T + EXTRA)}
+    out["idx_future"] = out["idx"].copy()
+    out["idx_future"][:, K_FUTURE:] = (out["idx"][:, K_FUTURE:] + tok(B, T - K_FUTURE) % (V - 1)
+                                       + 1) % V
+    out["long_b"] = out["long_a"].copy()
+    out["long_b"][:, :EXTRA] = (out["long_a"][:, :EXTRA] + 1) % V
+    return out
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def _loaded(prefix: str, inputs: dict[str, np.ndarray]) -> tuple[nn.Module, list]:
+    module = REF_MODULES[prefix]().double().eval()
+    params = list(module.named_parameters())
+    with torch.no_grad():
+        for n, p in params:
+            p.copy_(torch.from_numpy(inputs[f"{prefix}.{n}"]))
+    return module, params
+
+
+def _grads(params: list) -> dict[str, np.ndarray]:
+    return {f"g.{n}": p.grad.numpy() for n, p in params}
+
+
+def _ref_run(ctx: Ctx, prefix: str, x_key: str, g_key: str) -> dict[str, np.ndarray]:
+    """Reference output, input gradient and parameter gradients (float64)."""
+    def run() -> dict[str, np.ndarray]:
+        module, params = _loaded(prefix, ctx.inputs)
+        x = torch.from_numpy(ctx.inputs[x_key]).clone().requires_grad_(True)
+        out = module(x)
+        (out * torch.from_numpy(ctx.inputs[g_key])).sum().backward()
+        assert x.grad is not None
+        return {"out": out.detach().numpy(), "gx": x.grad.numpy(), **_grads(params)}
+    return ctx.memo(f"ref.{prefix}", run)
+
+
+def _ref_model(ctx: Ctx) -> dict[str, np.ndarray]:
+    def run() -> dict[str, np.ndarray]:
+        model, params = _loaded("model", ctx.inputs)
+        idx, tgt = (torch.from_numpy(ctx.inputs[k]) for k in ("idx", "targets"))
+        logits, loss = model(idx, tgt)
+        assert loss is not None
+        loss.backward()
+        return {"logits": logits.detach().numpy(), "loss": loss.detach().numpy(),
+                **_grads(params)}
+    return ctx.memo("ref.model", run)
+
+
+def _ref_wei(inputs: dict[str, np.ndarray], scale: float, mask: bool, dim: int) -> np.ndarray:
+    """Attention weights of the attn head's q, k for one scale / mask / softmax dim."""
+    x = torch.from_numpy(inputs["x_attn"])
+    q, k = (x @ torch.from_numpy(inputs[f"attn.{n}.weight"]).T for n in ("query", "key"))
+    wei = q @ k.transpose(-2, -1) * scale
+    if mask:
+        wei = wei.masked_fill(torch.tril(torch.ones(T, T)) == 0, float("-inf"))
+    return torch.softmax(wei, dim=dim).numpy()
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _compare(ctx: Ctx, probe: str, what: str, ref: dict[str, np.ndarray],
+             reshape: bool = False) -> str:
+    """Every array of ref against the probe's, with the student-facing name of each."""
+    lines = []
+    for key, want in ref.items():
+        label = {"out": f"{what} output", "gx": f"{what} gradient of its input x",
+                 "logits": f"{what} logits", "loss": f"{what} loss"}.get(key)
+        label = label or f"{what} gradient of {key[2:]}"
+        lines.append(expect_close(ctx.arr(probe, key), want, label, TOL, TOL, reshape))
+    return lines[0] + f" (and {len(lines) - 1} more arrays match)"
+
+
+def _shapes(ctx: Ctx) -> str:
+    want = {"head": (B, T, HS), "mha": (B, T, C), "ffwd": (B, T, C), "block": (B, T, C)}
+    names = {"head": f"Head({HS})", "mha": f"MultiHeadAttention(4, {HS})",
+             "ffwd": f"FeedFoward({C})", "block": f"Block({C}, 4)"}
+    for k, w in want.items():
+        got = tuple(int(s) for s in ctx.arr("shapes", k))
+        expect(got == w, f"{names[k]} on x of shape {(B, T, C)} returned shape {got}, "
+                         f"expected {w}")
+    logits = tuple(int(s) for s in ctx.arr("shapes", "logits"))
+    expect(logits in ((B, T, V), (B * T, V)),
+           f"GPTLanguageModel logits have shape {logits}, expected {(B, T, V)} or {(B * T, V)}")
+    loss = tuple(int(s) for s in ctx.arr("shapes", "loss"))
+    expect(loss == (), f"the loss has shape {loss}, expected a scalar ()")
+    return "Head, MultiHeadAttention, FeedFoward, Block and the model give the right shapes"
+
+
+def _wei(ctx: Ctx) -> np.ndarray:
+    wei = as_float(ctx.arr("attn", "wei"), "attention weights")
+    expect(wei.shape == (B, T, T), f"Head({HS}) returned shape {wei.shape}, expected {(B, T, T)}")
+    return wei
+
+
+def _causal(ctx: Ctx) -> str:
+    upper = np.abs(np.triu(_wei(ctx), k=1)).max()
+    expect(upper < 1e-9, f"attention weights above the diagonal (future positions) should be 0 "
+                         f"but reach {upper:.3g}: mask them with tril / masked_fill(-inf) "
+                         "before the softmax", maxdiff=float(upper))
+    a = as_float(ctx.arr("causal", "a"), "logits").reshape(B, T, -1)
+    b = as_float(ctx.arr("causal", "b"), "logits").reshape(B, T, -1)
+    c = cmp(a[:, :K_FUTURE], b[:, :K_FUTURE], "logits", 0, 1e-9)
+    expect(c.approx, f"changing only the tokens at positions >= {K_FUTURE} changed the logits "
+                     f"at positions < {K_FUTURE} (max abs diff {c.maxdiff:.3g}): a position "
+                     "must not see the future", maxdiff=c.maxdiff)
+    return "no attention to future positions; earlier logits ignore later tokens"
+
+
+def _rows(ctx: Ctx) -> str:
+    sums = _wei(ctx).sum(-1)
+    err = float(np.abs(sums - 1).max())
+    expect(err < 1e-6, f"rows of the attention weights should sum to 1 but sum to "
+                       f"{sums.min():.4g} … {sums.max():.4g} (max abs diff {err:.3g}): "
+                       "softmax over the last dimension, F.softmax(wei, dim=-1)", maxdiff=err)
+    return "every row of the attention weights sums to 1"
+
+
+def _scale(ctx: Ctx) -> str:
+    wei = _wei(ctx)
+    scales = {"head_size**-0.5": HS ** -0.5, "C**-0.5 with C = n_embd": C ** -0.5, "1": 1.0}
+    diffs = {}
+    for label, s in scales.items():  # mask and softmax dim are judged by their own checks
+        diffs[label] = min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
+                           for m in (True, False) for d in (-1, -2))
+    if diffs["head_size**-0.5"] < TOL:
+        return f"attention scores are scaled by head_size**-0.5 = {HS ** -0.5:.4g}"
+    best = min(diffs, key=lambda k: diffs[k])
+    hint = (f"; they match a scale of {best}" if diffs[best] < TOL else "")
+    raise CheckFailed(f"attention scores should be scaled by head_size**-0.5 = {HS ** -0.5:.4g} "
+                      f"(k.shape[-1]**-0.5, head_size {HS}, n_embd {C}){hint}; max abs diff of "
+                      f"the weights {diffs['head_size**-0.5']:.3g}",
+                      maxdiff=diffs["head_size**-0.5"])
+
+
+def _head(ctx: Ctx) -> str:
+    return _compare(ctx, "head", f"Head({HS})", _ref_run(ctx, "head", "x", "g_hs"))
+
+
+def _mha_ffwd(ctx: Ctx) -> str:
+    _compare(ctx, "mha", "MultiHeadAttention", _ref_run(ctx, "mha", "x", "g_c"))
+    return _compare(ctx, "ffwd", "FeedFoward", _ref_run(ctx, "ffwd", "x", "g_c"))
+
+
+def _block(ctx: Ctx) -> str:
+    return _compare(ctx, "block", "Block (one position)", _ref_run(ctx, "block", "x1", "g1"))
+
+
+def _model(ctx: Ctx) -> str:
+    ref = _ref_model(ctx)
+    nt = as_float(ctx.arr("model", "logits_nt"), "logits")
+    expect(nt.shape == (B, T, V), f"without targets the logits should have shape {(B, T, V)} "
+                                  f"(generate reads logits[:, -1, :]), got {nt.shape}")
+    return _compare(ctx, "model", "GPTLanguageModel", ref, reshape=True)
+
+
+def _init_loss(ctx: Ctx) -> str:
+    loss = float(as_float(ctx.arr("init_loss", "loss"), "loss").reshape(-1)[0])
+    logits = torch.from_numpy(as_float(ctx.arr("init_loss", "logits"), "logits")).reshape(-1, V)
+    tgt = torch.from_numpy(ctx.inputs["targets_init"]).reshape(-1)
+    ce = float(torch.nn.functional.cross_entropy(logits, tgt))
+    expect(math.isfinite(loss) and abs(loss - ce) < 1e-4 * max(1.0, abs(ce)),
+           f"the loss should be the mean cross-entropy of your logits, {ce:.6g}; got {loss:.6g}")
+    expect(abs(loss - math.log(V)) < 0.4, f"loss at initialisation is {loss:.4f}, expected about "
+                                          f"ln({V}) = {math.log(V):.4f} (within 0.4)")
+    return f"loss at init {loss:.4f} ≈ ln({V}) = {math.log(V):.4f}"
+
+
+def _params(ctx: Ctx) -> str:
+    n = int(np.asarray(ctx.arr("params", "count")).reshape(-1)[0])
+    expect(n == LECTURE_PARAMS, f"GPTLanguageModel() with the lecture's config (vocab 65, "
+                                f"block_size 256, n_embd 384, n_head 6, n_layer 6) has {n:,} "
+                                f"parameters, expected {LECTURE_PARAMS:,} "
+                                f"(diff {n - LECTURE_PARAMS:+,})")
+    return f"{n:,} parameters at the lecture's config"
+
+
+def _train(ctx: Ctx) -> str:
+    losses = as_float(ctx.arr("train", "losses"), "losses").reshape(-1)
+    expect(losses.size == TRAIN_STEPS and bool(np.all(np.isfinite(losses))),
+           f"expected {TRAIN_STEPS} finite losses, got {losses.tolist()}")
+    expect(losses[-3:].min() < losses[0] - TRAIN_DROP,
+           f"{TRAIN_STEPS} AdamW steps (lr {TRAIN_LR:g}) on one batch should lower the loss by "
+           f"more than {TRAIN_DROP}; "
+           f"it went {losses[0]:.4f} -> {losses[-1]:.4f}")
+    return f"{TRAIN_STEPS} AdamW steps: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+
+
+def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:
+    out = np.asarray(got)
+    n, L = prompt.shape
+    want = (n, L + MAX_NEW)
+    expect(out.shape == want, f"{what}: generate returned shape {out.shape}, expected {want} "
+                              f"(prompt {prompt.shape} plus max_new_tokens={MAX_NEW})")
+    expect(out.dtype.kind in "iu", f"{what}: generate returned dtype {out.dtype}, expected ints")
+    expect(bool(np.all((out >= 0) & (out < V))), f"{what}: tokens outside 0..{V - 1}")
+    expect(np.array_equal(out[:, :L], prompt), f"{what}: the output must start with the prompt")
+    return out
+
+
+def _generate(ctx: Ctx) -> str:
+    _tokens(ctx.arr("generate", "out"), ctx.inputs["prompt"], "prompt of 3 tokens")
+    return f"{MAX_NEW} new tokens appended, all within the vocabulary"
+
+
+def _window(ctx: Ctx) -> str:
+    L = T + EXTRA
+    try:
+        a = _tokens(ctx.arr("window", "a"), ctx.inputs["long_a"], f"prompt of {L} tokens")
+        b = _tokens(ctx.arr("window", "b"), ctx.inputs["long_b"], f"prompt of {L} tokens")
+    except CheckFailed as e:
+        raise CheckFailed(f"generate() on a prompt longer than block_size = {T} must crop the "
+                          f"context to idx[:, -block_size:]. {e.message}") from None
+    expect(np.array_equal(a[:, L:], b[:, L:]),
+           f"two prompts that differ only before the last block_size = {T} tokens gave "
+           "different continuations under the same seed: condition on idx[:, -block_size:]")
+    return "long prompts are cropped to the last block_size tokens"
+
+
+CHECKS = [
+    CheckSpec("shapes", 5, _shapes, "every module's output shape"),
+    CheckSpec("causal mask", 10, _causal, "no attention to the future; logits ignore later tokens"),
+    CheckSpec("attention rows sum to 1", 8, _rows, "softmax over the last dim"),
+    CheckSpec("scaling head_size**-0.5", 8, _scale, "scores scaled by 1/sqrt(head_size)"),
+    CheckSpec("Head forward/backward", 10, _head, "vs reference on the same weights"),
+    CheckSpec("MultiHeadAttention and FeedFoward", 7, _mha_ffwd, "forward and gradients"),
+    CheckSpec("Block forward/backward", 12, _block, "residuals and pre-norm LayerNorms"),
+    CheckSpec("GPT forward/backward", 12, _model, "logits, loss and every gradient"),
+    CheckSpec("loss at init ≈ ln(vocab)", 5, _init_loss, "cross-entropy of a fresh model"),
+    CheckSpec("10,788,929 parameters", 8, _params, "the lecture's config"),
+    CheckSpec("training lowers loss", 5, _train, f"{TRAIN_STEPS} grader-run AdamW steps"),
+    CheckSpec("generate: length and vocabulary", 5, _generate, "prompt + max_new_tokens"),
+    CheckSpec("generate: last block_size tokens", 5, _window, "crops long prompts"),
+]
