@@ -1,0 +1,39 @@
+# zerograd images. Targets:
+#   web    - API + migrations: no torch, no sandbox tools (stays small and CPU-only)
+#   worker - grading workers: torch, bubblewrap, git. The default torch wheel on linux/amd64
+#            carries CUDA (for the gpu queue); for a CPU-only image pass
+#            --build-arg PIP_EXTRA_INDEX_URL=<a CPU wheel index> at build time.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /srv/zerograd
+COPY requirements.txt pyproject.toml ./
+RUN grep -v '^torch==' requirements.txt > /tmp/requirements-web.txt \
+ && pip install -r /tmp/requirements-web.txt
+
+FROM base AS web
+COPY app app
+COPY grader grader
+COPY migrations migrations
+COPY alembic.ini ./
+RUN useradd --system --uid 10001 zerograd
+USER zerograd
+EXPOSE 8000
+CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+
+FROM base AS worker
+ARG PIP_EXTRA_INDEX_URL=""
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap git ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip install "$(grep '^torch==' requirements.txt)"
+COPY app app
+COPY grader grader
+COPY reference reference
+COPY workers workers
+COPY migrations migrations
+COPY alembic.ini ./
+RUN pip install --no-deps -e . && useradd --system --uid 10001 zerograd
+# The worker itself runs as an unprivileged user; bubblewrap gives each job its own user, PID,
+# network and mount namespaces (see docker-compose.yml for what the container must allow).
+USER zerograd
+CMD ["celery", "-A", "workers", "worker", "-Q", "cpu", "--concurrency", "2"]

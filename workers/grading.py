@@ -1,0 +1,175 @@
+"""Grade one submission: claim the row, fetch the source, grade, record exactly one result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import undefer
+
+from app.config import Settings
+from app.db import session_scope
+from app.models import CheckResult, Submission, utcnow
+from app.services import forks
+from grader import grade, source
+from grader.report import STATUS_GRADED, STATUS_GRADER_ERROR, GradeReport
+from workers import github_status
+
+log = logging.getLogger(__name__)
+
+AUTOGRADER_FAILED = ("The autograder failed on this submission. This is not your fault; "
+                     "the staff have been told.")
+OPEN = ("queued", "running")
+
+
+class TransientError(Exception):
+    """Infrastructure trouble worth retrying later (never a student's fault)."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, TransientError)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a task retries with backoff: DB connection trouble, git network trouble."""
+    return TRANSIENT
+
+
+def worker_name() -> str:
+    """host:pid:thread of this grading attempt."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:200]
+
+
+def aware(ts: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; they are UTC."""
+    return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
+
+
+def claim(submission_id: str, settings: Settings) -> int | None:
+    """Mark the row running (attempts+1) if it is queued or stale; the attempt number, or None."""
+    stale = utcnow() - timedelta(seconds=settings.stuck_after_s)
+    with session_scope(settings) as s:
+        row = s.execute(
+            select(Submission.status, Submission.attempts, Submission.started_at)
+            .where(Submission.id == submission_id).with_for_update(skip_locked=True)
+        ).one_or_none()
+        if row is None or row.status not in OPEN:
+            return None  # missing, locked by a concurrent claim, or already finished
+        started = aware(row.started_at)
+        if row.status == "running" and started is not None and started > stale:
+            return None  # another worker is on it; the sweeper handles a dead one
+        guard = (Submission.id == submission_id, Submission.status == row.status,
+                 Submission.attempts == row.attempts)
+        if row.attempts >= settings.max_attempts:
+            s.execute(update(Submission).where(*guard).values(
+                status="failed", error=AUTOGRADER_FAILED, finished_at=utcnow()))
+            log.error("submission %s failed after %d attempts", submission_id, row.attempts)
+            return None
+        res = s.execute(update(Submission).where(*guard).values(
+            status="running", attempts=row.attempts + 1, started_at=utcnow(),
+            worker=worker_name(), finished_at=None))
+        return row.attempts + 1 if _rowcount(res) == 1 else None
+
+
+def _rowcount(res: Any) -> int:
+    return int(res.rowcount)
+
+
+def release(submission_id: str, attempt: int, settings: Settings) -> None:
+    """Put a claimed row back to queued (before a retry); best effort."""
+    try:
+        with session_scope(settings) as s:
+            s.execute(update(Submission).where(
+                Submission.id == submission_id, Submission.status == "running",
+                Submission.attempts == attempt).values(status="queued", started_at=None))
+    except Exception:
+        log.warning("could not release %s; the sweeper will pick it up", submission_id)
+
+
+def run_grading(submission_id: str, settings: Settings) -> str:
+    """The task body: "graded", "failed", "skipped" (not ours) or "lost" (superseded)."""
+    attempt = claim(submission_id, settings)
+    if attempt is None:
+        return "skipped"
+    try:
+        return _grade_claimed(submission_id, attempt, settings)
+    except transient_errors():
+        release(submission_id, attempt, settings)
+        raise
+
+
+def _grade_claimed(submission_id: str, attempt: int, settings: Settings) -> str:
+    with session_scope(settings) as s:
+        sub = s.execute(select(Submission).options(undefer(Submission.notebook))
+                        .where(Submission.id == submission_id)).scalar_one()
+        s.expunge(sub)
+    student_errors = (source.SourceError, forks.ForkError)
+    with tempfile.TemporaryDirectory(prefix="zg-fork-") as tmp:
+        try:
+            src = load_source(sub, Path(tmp), settings)
+        except student_errors as e:
+            return record_failure(submission_id, attempt, str(e), settings)
+        gpu = settings.worker_gpu_devices if sub.week in (5, 6) else None
+        report = grade.grade(src, settings.data_dir, backend=settings.sandbox_backend,
+                             gpu_devices=gpu)
+    outcome = record_report(submission_id, attempt, report, settings, sub.commit_sha)
+    if outcome != "lost":
+        github_status.post_for(sub, report, settings)
+    return outcome
+
+
+def load_source(sub: Submission, tmp: Path, settings: Settings) -> source.Source:
+    """Upload bytes from the row, or a fork cloned into tmp."""
+    if sub.source == "upload":
+        if sub.notebook is None:
+            raise source.SourceError("the uploaded file is missing")
+        return source.from_bytes(sub.notebook, sub.filename or "upload.ipynb", sub.week)
+    if not sub.repo_url:
+        raise source.SourceError("no repository URL")
+    try:
+        path = forks.fetch_fork(sub.repo_url, sub.commit_sha, tmp, settings)
+        if not sub.commit_sha:  # "default branch": remember which commit was graded
+            sub.commit_sha = forks.head_sha(path)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:  # git/network trouble
+        raise TransientError(f"fetching {sub.repo_url}: {e}") from e
+    return source.load(path, sub.week)
+
+
+def record_report(submission_id: str, attempt: int, report: GradeReport,
+                  settings: Settings, commit_sha: str | None = None) -> str:
+    """Store the report, score and check rows in one guarded transaction."""
+    status = "failed" if report.status == STATUS_GRADER_ERROR else "graded"
+    error = None if report.status == STATUS_GRADED else report.message
+    with session_scope(settings) as s:
+        res = s.execute(update(Submission).where(
+            Submission.id == submission_id, Submission.status == "running",
+            Submission.attempts == attempt,
+        ).values(status=status, score=report.score, max_score=report.max_score,
+                 report_json=report.to_dict(staff=True), grader_version=report.grader_version,
+                 error=error, finished_at=utcnow(),
+                 **({"commit_sha": commit_sha} if commit_sha else {})))
+        if _rowcount(res) != 1:
+            log.warning("attempt %d of %s was superseded; result dropped", attempt, submission_id)
+            return "lost"
+        s.add_all([CheckResult(submission_id=submission_id, name=c.name, points=c.points,
+                               max_points=c.max_points, passed=c.passed, message=c.message,
+                               duration_s=c.duration_s) for c in report.checks])
+    return status
+
+
+def record_failure(submission_id: str, attempt: int, message: str, settings: Settings) -> str:
+    """A submission we could not accept (bad file, unusable fork): failed with its message."""
+    with session_scope(settings) as s:
+        res = s.execute(update(Submission).where(
+            Submission.id == submission_id, Submission.status == "running",
+            Submission.attempts == attempt,
+        ).values(status="failed", error=message[:2000], finished_at=utcnow()))
+        return "failed" if _rowcount(res) == 1 else "lost"
