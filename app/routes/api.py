@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from app.errors import AppError
@@ -47,7 +48,8 @@ async def create_upload_submission(
 ) -> SubmissionOut:
     """Validate and queue an uploaded .ipynb or .py."""
     data = await read_limited(file, settings.max_upload_bytes)
-    sub = svc.create_upload(session, settings, github_login, week, file.filename or "", data)
+    sub = await run_in_threadpool(svc.create_upload, session, settings, github_login, week,
+                                  file.filename or "", data)
     return SubmissionOut.of(sub)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.errors import AppError
@@ -52,7 +53,8 @@ async def submit_upload(
 ) -> RedirectResponse:
     """Validate and queue an uploaded notebook; 303 to its status page."""
     data = await read_limited(file, settings.max_upload_bytes)
-    sub = svc.create_upload(session, settings, github_login, week, file.filename or "", data)
+    sub = await run_in_threadpool(svc.create_upload, session, settings, github_login, week,
+                                  file.filename or "", data)
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 

@@ -8,6 +8,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.errors import AppError
@@ -45,7 +46,8 @@ async def github_webhook(
     if not x_github_delivery:
         raise AppError("missing X-GitHub-Delivery", 400)
     if x_github_event != "push":
-        svc.record_delivery(session, x_github_delivery, x_github_event or "unknown")
+        await run_in_threadpool(svc.record_delivery, session, x_github_delivery,
+                                x_github_event or "unknown")
         return JSONResponse(WebhookOut(outcome=f"ignored event {x_github_event!r}").model_dump(),
                             status_code=202)
     try:
@@ -55,6 +57,8 @@ async def github_webhook(
                        400) from None
     if not isinstance(payload, dict):
         raise AppError("the push payload is not a JSON object", 400)
-    outcome, subs = svc.handle_push(session, settings, x_github_delivery, payload)
+    # blocking DB work off the event loop: a lock wait must not stall other requests
+    outcome, subs = await run_in_threadpool(svc.handle_push, session, settings,
+                                            x_github_delivery, payload)
     return JSONResponse(WebhookOut(outcome=outcome, submissions=[s.id for s in subs]).model_dump(),
                         status_code=202)
