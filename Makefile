@@ -17,6 +17,9 @@ deps: $(STAMP)
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) || \
 	  echo "warning: bubblewrap not installed; the sandbox uses its weaker fallback"; }
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "warning: chromium not installed; browser tests (-m browser) cannot run"; }
 
 services:
 	@bash scripts/services.sh

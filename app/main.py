@@ -54,7 +54,7 @@ async def _too_large(send: Any, limit: int) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (routes, error handler, body limit)."""
-    from app.routes import api, web, webhooks
+    from app.routes import api, dashboard, web, webhooks
 
     settings = settings or get_settings()
     app = FastAPI(title="zerograd", version="0.1.0",
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    dashboard.install(app)  # /login, /logout, /dashboard/*, /static
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -21,6 +21,7 @@ from app.schemas import (
     SubmissionOut,
     WeekBest,
 )
+from app.services import policies
 from app.services import submissions as svc
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -65,23 +66,32 @@ def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=ERRORS)
-def get_submission(session: SessionDep, submission_id: str, staff: MaybeStaffDep,
+def get_submission(session: SessionDep, settings: SettingsDep, submission_id: str,
+                   staff: MaybeStaffDep,
                    view: Annotated[str, Query(pattern="^(student|staff)$")] = "student",
                    ) -> SubmissionDetail:
     """One submission with its report (view=staff adds the traceback; needs a login)."""
     if view == "staff" and staff is None:
         raise AppError("instructor login required for view=staff", 401)
-    return SubmissionDetail.detail(svc.get_submission(session, submission_id), view == "staff")
+    sub = svc.get_submission(session, submission_id)
+    detail = SubmissionDetail.detail(sub, view == "staff")
+    if view != "staff":  # checks hidden until the deadline (course policy)
+        shown = policies.student_view(settings, sub)
+        detail.checks = [CheckOut.model_validate(c) for c in shown["checks"]]
+        detail.score, detail.max_score = shown["score"], shown["max_score"]
+        detail.report = policies.filter_report(settings, sub.week, detail.report)
+    return detail
 
 
 @router.get("/submissions/{submission_id}/results", response_model=ResultsOut,
             responses=ERRORS)
-def get_results(session: SessionDep, submission_id: str) -> ResultsOut:
-    """Score and per-check verdicts."""
+def get_results(session: SessionDep, settings: SettingsDep, submission_id: str) -> ResultsOut:
+    """Score and per-check verdicts (checks hidden until the deadline left out)."""
     sub = svc.get_submission(session, submission_id)
-    return ResultsOut(submission_id=sub.id, status=sub.status, score=sub.score,
-                      max_score=sub.max_score, error=sub.error,
-                      checks=[CheckOut.model_validate(c) for c in sub.checks])
+    shown = policies.student_view(settings, sub)
+    return ResultsOut(submission_id=sub.id, status=sub.status, score=shown["score"],
+                      max_score=shown["max_score"], error=sub.error,
+                      checks=[CheckOut.model_validate(c) for c in shown["checks"]])
 
 
 def _student_out(session: SessionDep, student: Student) -> StudentOut:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.errors import AppError
 from app.routes.deps import SessionDep, SettingsDep
 from app.schemas import student_report
+from app.services import policies
 from app.services import submissions as svc
 from app.templating import templates
 from grader.weeks import WEEKS
@@ -59,8 +60,11 @@ async def submit_upload(
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def status_page(request: Request, session: SessionDep, submission_id: str) -> HTMLResponse:
+def status_page(request: Request, session: SessionDep, settings: SettingsDep,
+                submission_id: str) -> HTMLResponse:
     """Status and feedback; refreshes itself until grading is done."""
     sub = svc.get_submission(session, submission_id)
     return templates.TemplateResponse(request, "submission.html", {
-        "sub": sub, "report": student_report(sub), "pending": sub.status in PENDING})
+        "sub": sub, "report": policies.filter_report(settings, sub.week, student_report(sub)),
+        "pending": sub.status in PENDING, "view": policies.student_view(settings, sub),
+        "quota": policies.quota(session, settings, sub.student_id, sub.week)})

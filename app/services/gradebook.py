@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.models import Student, Submission
@@ -73,45 +73,48 @@ class Page:
 
 def cells(session: Session, policy: Policy, q: str = "",
           week: int | None = None) -> dict[str, dict[int, Cell]]:
-    """{login: {week: Cell}} for every student matching `q` (aggregate SQL, no N+1)."""
-    late_at = case(*[(Submission.week == w, wp.deadline) for w, wp in policy.weeks.items()
-                     if wp.deadline is not None], else_=None) if any(
-        wp.deadline for wp in policy.weeks.values()) else None
-    rn = func.row_number().over(partition_by=(Submission.student_id, Submission.week),
-                                order_by=(Submission.received_at.desc(),
-                                          Submission.finished_at.desc(), Submission.id))
-    factor = policy.factor_sql(Submission.week, Submission.received_at)
-    late = case((Submission.received_at > late_at, 1), else_=0) if late_at is not None else 0
-    graded = (select(Submission.student_id, Submission.week, Submission.score,
-                     Submission.max_score, Submission.id,
-                     (Submission.score * factor).label("adj"), rn.label("rn"),
-                     (late if isinstance(late, int) else late).label("late"))
-              .where(Submission.status == "graded"))
-    if week is not None:
-        graded = graded.where(Submission.week == week)
-    g = graded.subquery()
-    agg = (select(Student.github_login, g.c.week, func.max(g.c.adj), func.max(g.c.score),
-                  func.max(case((g.c.rn == 1, g.c.score))), func.max(g.c.max_score),
-                  func.count(), func.sum(g.c.late), func.max(case((g.c.rn == 1, g.c.id))))
-           .join(Student, Student.id == g.c.student_id)
-           .group_by(Student.github_login, g.c.week))
-    pending = (select(Student.github_login, Submission.week, func.count())
-               .join(Student, Student.id == Submission.student_id)
-               .where(Submission.status.in_(("queued", "running")))
-               .group_by(Student.github_login, Submission.week))
-    students = select(Student.github_login)
+    """{login: {week: Cell}} for every student matching `q` (3 aggregate queries, no N+1)."""
+    deadlines = [(Submission.week == w, wp.deadline) for w, wp in policy.weeks.items()
+                 if wp.deadline is not None]
+    late = (case((Submission.received_at > case(*deadlines, else_=None), 1), else_=0)
+            if deadlines else literal(0))
+    who = select(Student.id)
     if q:
-        like = f"%{q.lower()}%"
-        agg = agg.where(func.lower(Student.github_login).like(like))
-        pending = pending.where(func.lower(Student.github_login).like(like))
-        students = students.where(func.lower(Student.github_login).like(like))
-    out: dict[str, dict[int, Cell]] = {login: {} for login in session.scalars(students)}
-    for login, w, best, raw, latest, mx, n, n_late, latest_id in session.execute(agg):
-        out.setdefault(login, {})[w] = Cell(
-            best=None if best is None else round(float(best), 4), best_raw=raw, latest=latest,
-            max_score=mx, graded=n, late=int(n_late or 0), latest_id=latest_id)
-    for login, w, n in session.execute(pending):
-        cell = out.setdefault(login, {}).setdefault(w, Cell(None, None, None, None, 0, 0, None))
+        who = who.where(func.lower(Student.github_login).like(f"%{q.lower()}%"))
+    mine = [Submission.student_id.in_(who)] if q else []
+    where = [Submission.status == "graded", *mine]
+    if week is not None:
+        where.append(Submission.week == week)
+    factor = policy.factor_sql(Submission.week, Submission.received_at)
+    agg = (select(Submission.student_id, Submission.week,
+                  func.max(Submission.score * factor).label("best"),
+                  func.max(Submission.score).label("raw"),
+                  func.max(Submission.max_score).label("mx"), func.count().label("n"),
+                  func.sum(late).label("late"), func.max(Submission.received_at).label("last"))
+           .where(*where).group_by(Submission.student_id, Submission.week)).subquery()
+    logins = {sid: login for sid, login in session.execute(
+        who.add_columns(Student.github_login))}
+    out: dict[str, dict[int, Cell]] = {login: {} for login in logins.values()}
+    by_key: dict[tuple[int, int], Cell] = {}
+    for sid, w, best, raw, mx, n, n_late, _last in session.execute(select(agg)):
+        by_key[(sid, w)] = out[logins[sid]][w] = Cell(
+            best=None if best is None else round(float(best), 4), best_raw=raw, latest=None,
+            max_score=mx, graded=n, late=int(n_late or 0), latest_id=None)
+    latest = (select(Submission.student_id, Submission.week, Submission.score, Submission.id,
+                     Submission.finished_at)
+              .join(agg, (agg.c.student_id == Submission.student_id)
+                    & (agg.c.week == Submission.week) & (agg.c.last == Submission.received_at))
+              .where(Submission.status == "graded")
+              .order_by(Submission.finished_at))  # ties (regrades): the last finished wins
+    for sid, w, score, sub_id, _ in session.execute(latest):
+        cell = by_key.get((sid, w))
+        if cell is not None:
+            cell.latest, cell.latest_id = score, sub_id
+    pending = (select(Submission.student_id, Submission.week, func.count())
+               .where(Submission.status.in_(("queued", "running")), *mine)
+               .group_by(Submission.student_id, Submission.week))
+    for sid, w, n in session.execute(pending):
+        cell = out[logins[sid]].setdefault(w, Cell(None, None, None, None, 0, 0, None))
         cell.pending = n
     return out
 
@@ -140,3 +143,51 @@ def page(session: Session, policy: Policy, weeks: list[int], q: str = "", sort: 
     page_no = min(max(1, page_no), pages)
     start = (page_no - 1) * per_page
     return Page(rows[start:start + per_page], weeks, len(rows), page_no, pages, sort, desc, q)
+
+
+@dataclass
+class Entry:
+    """One student's capstone entry on a track: mean ± std over seeds per metric."""
+
+    login: str
+    device: str
+    submission_id: str
+    stats: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # mean, std, n
+
+
+def leaderboard(session: Session, sort: str = "", desc: bool = True,
+                ) -> dict[str, tuple[list[str], list[Entry]]]:
+    """{track: (metrics, entries)} from the benchmark rows of graded submissions."""
+    from app.models import Benchmark
+
+    q = (select(Benchmark.track, Student.github_login, Benchmark.device, Benchmark.metric,
+                Benchmark.value, Submission.id, Submission.received_at)
+         .join(Submission, Submission.id == Benchmark.submission_id)
+         .join(Student, Student.id == Submission.student_id)
+         .where(Submission.status == "graded")
+         .order_by(Submission.received_at))
+    raw: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for track, login, device, metric, value, sid, _ in session.execute(q):
+        e = raw.setdefault(track, {}).setdefault((login, device), {"sid": sid, "m": {}})
+        if e["sid"] != sid:  # a newer submission replaces the older figures
+            e["sid"], e["m"] = sid, {}
+        e["m"].setdefault(metric, []).append(float(value))
+    out: dict[str, tuple[list[str], list[Entry]]] = {}
+    for track, entries in sorted(raw.items()):
+        metrics = sorted({m for e in entries.values() for m in e["m"]})
+        rows = []
+        for (login, device), e in entries.items():
+            st = {m: (sum(v) / len(v), _std(v), len(v)) for m, v in e["m"].items()}
+            rows.append(Entry(login, device, e["sid"], st))
+        key = sort if sort in metrics else (metrics[0] if metrics else "")
+        rows.sort(key=lambda r: r.stats.get(key, (-math.inf if desc else math.inf,))[0],
+                  reverse=desc)
+        out[track] = (metrics, rows)
+    return out
+
+
+def _std(v: list[float]) -> float:
+    if len(v) < 2:
+        return 0.0
+    m = sum(v) / len(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import AppError
 from app.models import Student, Submission, WebhookDelivery, new_submission_id, utcnow
 from app.queue import enqueue_grading
+from app.services import policies
 from app.services.forks import ForkError, validate_ref, validate_repo_url
 from grader import source
 from grader.weeks import WEEKS
@@ -56,6 +57,7 @@ def get_or_create_student(session: Session, login: str) -> Student:
 
 
 def _new(session: Session, settings: Settings, **values: Any) -> Submission:
+    policies.check_quota(session, settings, values["student_id"], values["week"])  # 429
     sub = Submission(status="queued", attempts=0, **values)
     session.add(sub)
     session.flush()

@@ -1,0 +1,132 @@
+"""Exports: the grades CSV for an LMS, Gradescope results.json, regrades, queue health."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, undefer
+
+from app.config import Settings
+from app.errors import AppError
+from app.models import CheckResult, Submission, utcnow
+from app.queue import enqueue_grading, queue_for_week
+from app.services import gradebook
+from app.services.policies import Policy
+from grader.report import GradeReport
+
+
+def _cell(v: float | None) -> str:
+    return "" if v is None else f"{v:g}"
+
+
+def grades_csv(session: Session, policy: Policy, weeks: list[int]) -> str:
+    """One row per student, one column per week: best score after the late penalty."""
+    data = gradebook.cells(session, policy)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["github_login"] + [f"week{n}" for n in weeks] + ["total"])
+    for login in sorted(data, key=str.lower):
+        cells = data[login]
+        best = [cells[n].best if n in cells else None for n in weeks]
+        safe = "'" + login if login[:1] in "=+-@\t\r" else login  # no formula injection
+        w.writerow([safe] + [_cell(b) for b in best] + [_cell(sum(b or 0 for b in best))])
+    return out.getvalue()
+
+
+def gradescope(sub: Submission) -> dict[str, Any]:
+    """Gradescope results.json for a graded submission (404 when there is no report)."""
+    if not isinstance(sub.report_json, dict):
+        raise AppError("this submission has no report yet", 404)
+    known = {f.name for f in fields(GradeReport)}  # a report may carry extras (curves, …)
+    return GradeReport.from_dict({k: v for k, v in sub.report_json.items()
+                                  if k in known}).to_gradescope()
+
+
+_COPY = ("student_id", "week", "source", "repo_url", "commit_sha", "notebook_sha256",
+         "filename", "notebook", "received_at")
+
+
+def regrade(session: Session, settings: Settings, sub_id: str) -> Submission:
+    """A NEW attempt that copies the source (old results kept), enqueued after commit."""
+    old = session.scalar(select(Submission).options(undefer(Submission.notebook))
+                         .where(Submission.id == sub_id))
+    if old is None:
+        raise AppError("submission not found", 404)
+    new = Submission(status="queued", attempts=0, regrade_of=old.id,
+                     **{k: getattr(old, k) for k in _COPY})
+    session.add(new)
+    session.flush()
+    enqueue_grading(session, new.id, new.week, settings)
+    return new
+
+
+def latest_ids(session: Session, week: int) -> list[str]:
+    """Each student's latest submission of `week` (not while one is being graded)."""
+    rn = func.row_number().over(partition_by=Submission.student_id,
+                                order_by=(Submission.received_at.desc(),
+                                          Submission.finished_at.desc(), Submission.id))
+    sq = (select(Submission.id, Submission.status, rn.label("rn"))
+          .where(Submission.week == week).subquery())
+    return list(session.scalars(select(sq.c.id).where(sq.c.rn == 1,
+                                                      sq.c.status.in_(("graded", "failed")))))
+
+
+def regrade_week(session: Session, settings: Settings, week: int) -> list[Submission]:
+    """Regrade every student's latest submission of a week."""
+    return [regrade(session, settings, sid) for sid in latest_ids(session, week)]
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
+
+
+def queue_health(session: Session, settings: Settings) -> dict[str, Any]:
+    """Counts per queue and status, stuck jobs, last activity per worker."""
+    counts: dict[str, dict[str, int]] = {"cpu": {}, "gpu": {}}
+    for week, status, n in session.execute(select(Submission.week, Submission.status,
+                                                  func.count()).group_by(Submission.week,
+                                                                         Submission.status)):
+        q = counts[queue_for_week(week)]
+        q[status] = q.get(status, 0) + n
+    cutoff = utcnow() - timedelta(seconds=settings.stuck_after_s)
+    stuck = session.execute(
+        select(Submission.id, Submission.week, Submission.status, Submission.received_at,
+               Submission.started_at, Submission.attempts, Submission.worker)
+        .where(((Submission.status == "queued") & (Submission.received_at < cutoff)
+                & Submission.regrade_of.is_(None))
+               | ((Submission.status == "running") & (Submission.started_at < cutoff)))
+        .order_by(Submission.received_at).limit(100)).all()
+    workers = session.execute(
+        select(Submission.worker, func.max(Submission.started_at), func.count(),
+               func.sum(case((Submission.status == "running", 1), else_=0)))
+        .where(Submission.worker.is_not(None)).group_by(Submission.worker)
+        .order_by(func.max(Submission.started_at).desc()).limit(50)).all()
+    return {"counts": counts, "stuck": stuck, "workers": workers, "now": utcnow()}
+
+
+def week_stats(session: Session, policy: Policy, week: int) -> dict[str, Any]:
+    """Best-score distribution (%), most failed checks, median grading time of a week."""
+    cells = gradebook.cells(session, policy, week=week)
+    pct = [100 * f for c in cells.values()
+           if week in c and (f := c[week].fraction) is not None]
+    failed = session.execute(
+        select(CheckResult.name, func.count().filter(CheckResult.passed.is_(False)),
+               func.count())
+        .join(Submission, Submission.id == CheckResult.submission_id)
+        .where(Submission.week == week).group_by(CheckResult.name)
+        .order_by(func.count().filter(CheckResult.passed.is_(False)).desc(), CheckResult.name)
+        .limit(15)).all()
+    spans = session.execute(select(Submission.started_at, Submission.finished_at).where(
+        Submission.week == week, Submission.status == "graded",
+        Submission.started_at.is_not(None), Submission.finished_at.is_not(None))
+        .order_by(Submission.finished_at.desc()).limit(5000)).all()
+    secs = [(_aware(b) - _aware(a)).total_seconds() for a, b in spans  # type: ignore[operator]
+            if a and b]
+    return {"percent": pct, "failed": failed, "students": len(cells),
+            "median_s": statistics.median(secs) if secs else None, "graded": len(secs)}
