@@ -72,6 +72,9 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submission_student_week", "student_id", "week", "received_at"),
         Index("ix_submission_status", "status", "received_at"),
+        # covering index for the gradebook's per-(student, week) aggregates over graded rows
+        Index("ix_submission_gradebook", "status", "student_id", "week", "received_at", "score",
+              "max_score", "finished_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)
