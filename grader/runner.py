@@ -30,9 +30,9 @@ def _setup_path() -> None:
 
 
 def _short_tb(exc: BaseException, limit: int = 4000) -> str:
-    """The student-facing tail of a traceback, without runner frames."""
+    """The student-facing tail of a traceback: their own frames, not the grader's."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.endswith(("runner.py", "transform.py"))]
+              if not f.filename.startswith(str(HERE))]
     lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(exc)
     return "".join(lines)[-limit:]
 
