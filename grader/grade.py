@@ -54,30 +54,39 @@ def grade(source: Source, data_dir: Path | str, *, seed: int | None = None,
 def _grade(source: Source, wk: ModuleType, data_dir: Path, seed: int | None,
            limits: sandbox.Limits, backend: str, gpu: list[str], t0: float) -> GradeReport:
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
-    inputs = wk.make_inputs(rng, data_dir)
+    if hasattr(wk, "make_job_inputs"):  # week 6: inputs depend on the submission's files
+        inputs = wk.make_job_inputs(rng, data_dir, source, bool(gpu))
+    else:
+        inputs = wk.make_inputs(rng, data_dir)
     probe_names = list(weeks.probes(source.week).PROBES)
     with tempfile.TemporaryDirectory(prefix="zg-job-") as tmp:
         job = sandbox.Job(Path(tmp))
         prepare_job(job, source, wk, inputs, data_dir)
         t1 = time.perf_counter()
         argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
-        res = sandbox.run(job, argv, limits, backend, gpu)
+        res = sandbox.run(job, argv, limits, backend, gpu, progress=getattr(wk, "PROGRESS", False))
         t2 = time.perf_counter()
         status, outputs, errors = collect(job.out, probe_names, res, limits)
     ctx = Ctx(inputs, outputs, errors, data_dir)
+    ctx.cache["runtime"] = {"backend": backend, "gpu": gpu, "limits": limits,
+                            "progress": res.progress, "killed": res.killed}
+    specs = wk.checks_for(ctx) if hasattr(wk, "checks_for") else wk.CHECKS
     results = []
-    for spec in wk.CHECKS:
+    for spec in specs:
         c0 = time.perf_counter()
         o = run_check(spec, ctx)
         results.append(CheckResult(
             spec.name, spec.points if o.passed else 0.0, spec.points, o.passed, o.message,
             time.perf_counter() - c0, spec.description, spec.bonus, o.details))
+    benchmarks = wk.benchmarks(ctx, results) if hasattr(wk, "benchmarks") else []
+    extras = wk.extras(ctx, results) if hasattr(wk, "extras") else {}
     t3 = time.perf_counter()
     verdict, message = summarize(res, status, limits)
     return GradeReport(
         week=wk.WEEK, title=wk.TITLE, status=verdict,
         score=round(sum(c.points for c in results), 4),
-        max_score=float(sum(s.points for s in wk.CHECKS)), checks=results, message=message,
+        max_score=float(sum(s.points for s in specs)), checks=results, message=message,
+        benchmarks=benchmarks, extras=extras,
         stdout=res.stdout, stderr=res.stderr,
         cell_errors=[c for c in status.get("cells", []) if c.get("error")],
         timings={"prepare": t1 - t0, "run": t2 - t1, "check": t3 - t2,
@@ -107,8 +116,10 @@ def prepare_job(job: sandbox.Job, source: Source, wk: ModuleType,
     for src, dst in DATA_FILES.items():
         if (data_dir / src).exists():
             shutil.copyfile(data_dir / src, job.work / dst)
-    for rel, data in source.extra_files.items():
-        (job.work / Path(rel).name).write_bytes(data)
+    for rel, data in source.extra_files.items():  # fixed names (source.EXTRA_FILES), e.g.
+        extra = job.work / rel  # capstone/data.txt, readable at that relative path
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_bytes(data)
 
 
 def collect(out: Path, probe_names: list[str], res: sandbox.SandboxResult,

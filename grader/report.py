@@ -45,6 +45,10 @@ class GradeReport:
     timings: dict[str, float] = field(default_factory=dict)
     sandbox: dict[str, Any] = field(default_factory=dict)
     grader_version: str = GRADER_VERSION
+    # measured figures for the `benchmark` table / leaderboard: dicts with track, metric,
+    # value, unit, device, seed (None for aggregates); empty unless every figure is trusted
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. week-6 heatmaps and samples
     staff_traceback: str | None = None  # grader faults only; never shown to students
 
     def to_dict(self, staff: bool = True) -> dict[str, Any]:

@@ -8,14 +8,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import cgroups
 from grader.outputcap import OutputCap
 
 OUR_PACKAGES = ("app", "grader", "reference", "workers")
+GPU_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
+PROGRESS_ENV = "ZG_PROGRESS_FD"  # the fd number of the write end of the progress pipe
+PROGRESS_MAX_LINES = 100_000
+PROGRESS_LINE_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class SandboxResult:
     killed: str | None = None  # "timeout" | "output" | "memory" | None
     backend: str = "bwrap"
     notes: list[str] = field(default_factory=list)
+    # (time.monotonic() on arrival, line) for each line the job wrote to the progress pipe
+    progress: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -109,8 +116,13 @@ def host_site_dirs() -> list[str]:
     return _site_dirs()
 
 
-def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[str]) -> list[str]:
-    """The bwrap command line for a job (documented in README, tested)."""
+def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[str],
+                  extra_env: dict[str, str] | None = None) -> list[str]:
+    """The bwrap command line for a job (documented in README, tested).
+
+    GPU jobs bind only their assigned /dev/nvidiaN nodes plus the driver's shared control
+    nodes (nvidiactl, nvidia-uvm, nvidia-uvm-tools; bound if present); no other GPU is visible.
+    """
     py_args, sites = _python_binds()
     cmd = [
         bwrap_path() or "bwrap",
@@ -132,7 +144,10 @@ def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[s
     cmd += ["--ro-bind", str(job.runner), "/zg/runner", "--bind", str(job.out), "/zg/out"]
     for dev in gpu_devices:
         cmd += ["--dev-bind", dev, dev]
-    env = sandbox_env(sites, home="/work")
+    if gpu_devices:
+        for node in GPU_SHARED_NODES:
+            cmd += ["--dev-bind-try", node, node]
+    env = sandbox_env(sites, home="/work") | (extra_env or {})
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     cmd += ["--chdir", "/work", "--", *argv]
@@ -177,22 +192,70 @@ def run(
     limits: Limits,
     backend: str = "auto",
     gpu_devices: list[str] | None = None,
+    progress: bool = False,
 ) -> SandboxResult:
-    """Run argv for a prepared job; never raises for anything the job does."""
+    """Run argv for a prepared job; never raises for anything the job does.
+
+    GPU jobs run without RLIMIT_AS (CUDA reserves huge virtual ranges); memory stays capped
+    by the cgroup. With progress=True the job gets the write end of a pipe (fd number in
+    $ZG_PROGRESS_FD); each line it writes there is timestamped here on arrival.
+    """
     gpu_devices = gpu_devices or []
+    if gpu_devices and limits.address_space:
+        limits = replace(limits, address_space=False)
+    chan = ProgressChannel() if progress else None
+    extra_env = chan.env() if chan else {}
     use_bwrap = backend == "bwrap" or (backend == "auto" and bwrap_path() is not None)
     if use_bwrap:
-        cmd = bwrap_command(job, argv, limits, gpu_devices)
+        cmd = bwrap_command(job, argv, limits, gpu_devices, extra_env)
         env = {"PATH": "/usr/bin:/bin"}  # bwrap's own environ is visible as /proc/1/environ
         cwd = str(job.root)
         drop_root = False
     else:
         drop_root = os.geteuid() == 0 and others_can_run(argv[0])
         cmd, env, cwd = _fallback_command(job, argv, drop_root)
+        env |= extra_env
     group = cgroups.create(limits.memory_mb, limits.max_procs)
-    result = _supervise(cmd, env, cwd, limits, group, drop_root)
+    result = _supervise(cmd, env, cwd, limits, group, drop_root, chan)
     result.backend = "bwrap" if use_bwrap else "fallback"
     return result
+
+
+class ProgressChannel:
+    """A pipe the job writes step reports to; a thread timestamps each line as it arrives."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_inheritable(self.write_fd, True)
+        self.lines: list[tuple[float, str]] = []
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+
+    def env(self) -> dict[str, str]:
+        """The variable that tells the job which fd to write to."""
+        return {PROGRESS_ENV: str(self.write_fd)}
+
+    def started(self) -> None:
+        """Call once the child holds the write end: close ours and start reading."""
+        os.close(self.write_fd)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        with os.fdopen(self.read_fd, "rb", buffering=0) as f:
+            buf = b""
+            while chunk := f.read(65536):
+                now = time.monotonic()
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                for line in done:
+                    if len(self.lines) < PROGRESS_MAX_LINES:
+                        text = line[:PROGRESS_LINE_BYTES].decode("ascii", "replace")
+                        self.lines.append((now, text))
+                buf = buf[-PROGRESS_LINE_BYTES:]
+
+    def finish(self) -> list[tuple[float, str]]:
+        """Wait briefly for the reader (the job is dead); what arrived."""
+        self.thread.join(timeout=2.0)
+        return list(self.lines)
 
 
 def others_can_run(exe: str) -> bool:
@@ -217,7 +280,7 @@ def _fallback_command(
 
 def _supervise(
     cmd: list[str], env: dict[str, str], cwd: str, limits: Limits,
-    group: cgroups.Group | None, drop_root: bool,
+    group: cgroups.Group | None, drop_root: bool, chan: ProgressChannel | None = None,
 ) -> SandboxResult:
     """Start the job, pump its output, enforce wall clock and output caps, kill it all."""
     t0 = time.monotonic()
@@ -230,7 +293,10 @@ def _supervise(
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
+        pass_fds=(chan.write_fd,) if chan else (),
     )
+    if chan is not None:
+        chan.started()
     cap = OutputCap(proc, limits.keep_bytes, limits.output_bytes)
     killed = cap.pump(deadline=t0 + limits.wall_s)
     if killed is not None or proc.poll() is None:
@@ -247,6 +313,7 @@ def _supervise(
     return SandboxResult(
         returncode=rc, stdout=cap.text("stdout"), stderr=cap.text("stderr"),
         wall_s=time.monotonic() - t0, killed=killed, notes=notes,
+        progress=chan.finish() if chan else [],
     )
 
 

@@ -9,6 +9,11 @@ LIMITS: grader.sandbox.Limits    wall clock, memory, …
 make_inputs(rng, data_dir) -> dict[str, np.ndarray]   fresh grader-chosen inputs (trusted)
 CHECKS: list[grader.checks.CheckSpec]                  points sum to 100
 
+Optional hooks (week 6): make_job_inputs(rng, data_dir, source, on_gpu) replaces make_inputs;
+PROGRESS = True gives the job a timestamped progress pipe (ctx.cache["runtime"]["progress"]);
+checks_for(ctx) -> the CheckSpecs that apply (points sum to 100); benchmarks(ctx, results)
+-> list[dict] for GradeReport.benchmarks; extras(ctx, results) -> dict for GradeReport.extras.
+
 Its probes (what the sandbox calls) live in grader/probes/weekN.py: PROBES = {name: (part, fn)},
 fn(namespace, inputs) -> dict[str, array-like]. Probes import only numpy/torch/stdlib and
 sibling probe modules (relative imports); they are copied into the sandbox.
@@ -19,7 +24,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-WEEKS = (1, 2, 3, 4, 5)
+WEEKS = (1, 2, 3, 4, 5, 6)
 
 
 def get(week: int) -> ModuleType:

@@ -1,0 +1,1 @@
+"""Week-6 capstone: trusted inputs, measurement, baseline runs and per-track checks."""

@@ -1,0 +1,135 @@
+"""Week-6 helpers shared by the sandbox probes and the trusted checker (numpy/torch/stdlib only).
+
+Property judges (rope_errors, swiglu_error) are pure functions of arrays: the sandbox uses them
+only to skip a pointless benchmark, the trusted side re-runs them on the returned arrays.
+The training loop (train_runs) is the single code path for the student's variant and the
+vanilla reference, so both get identical data, tokens per step, optimiser, schedule,
+precision and seeds. After each optimiser step it writes "zg RUN STEP" to the progress pipe;
+the trusted side timestamps those lines (the sandbox never reports its own timings).
+"""
+
+import os
+
+import numpy as np
+import torch
+
+PROP_TOL = 1e-5
+
+
+class Channel:
+    """Writes step reports to the fd named by $ZG_PROGRESS_FD (a no-op when there is none)."""
+
+    def __init__(self):
+        fd = os.environ.get("ZG_PROGRESS_FD", "")
+        self.fd = int(fd) if fd.isdigit() else None
+
+    def step(self, run, step):
+        """One finished optimiser step."""
+        if self.fd is not None:
+            os.write(self.fd, f"zg {run} {step}\n".encode())
+
+
+def toeplitz_error(s):
+    """Largest |S[m,n] - S[m+1,n+1]|: zero when scores depend only on m - n."""
+    s = np.asarray(s, dtype=np.float64)
+    return float(np.abs(s[..., 1:, 1:] - s[..., :-1, :-1]).max())
+
+
+def rope_errors(x, out, q_rot, k_rot):
+    """Property errors of a RoPE function: norms, position 0, relative position, rotation."""
+    x, out = np.asarray(x, np.float64), np.asarray(out, np.float64)
+    if out.shape != x.shape or not np.all(np.isfinite(out)):
+        return {"shape": float("inf")}
+    norms = np.abs(np.linalg.norm(out, axis=-1) - np.linalg.norm(x, axis=-1)).max()
+    pos0 = np.abs(out[..., 0, :] - x[..., 0, :]).max()
+    s = np.asarray(q_rot, np.float64) @ np.swapaxes(np.asarray(k_rot, np.float64), -1, -2)
+    diag = np.array([np.diagonal(s, offset=-d, axis1=-2, axis2=-1).mean() for d in range(3)])
+    return {"norm": float(norms), "pos0": float(pos0), "relative": toeplitz_error(s),
+            "moved": float(np.abs(out[..., 1:, :] - x[..., 1:, :]).max()),
+            "offsets": float(np.abs(diag - diag[0]).max())}
+
+
+def rope_ok(err):
+    """True when every RoPE property holds (and the rotation is not the identity)."""
+    keys = ("norm", "pos0", "relative")
+    return "shape" not in err and all(err[k] < PROP_TOL for k in keys) and err["moved"] > 1e-3 \
+        and err["offsets"] > 1e-6
+
+
+def silu(z):
+    """z * sigmoid(z) in float64."""
+    return z / (1.0 + np.exp(-z))
+
+
+def swiglu_ref(x, a, b, down, ba, bb, bd):
+    """down(SiLU(a x) * b x) with optional biases."""
+    return (silu(x @ a.T + ba) * (x @ b.T + bb)) @ down.T + bd
+
+
+def swiglu_error(x, out, w):
+    """Max abs diff of out from W2(SiLU(W1 x) * W3 x), either (H,C) matrix as the gate."""
+    x, out = np.asarray(x, np.float64), np.asarray(out, np.float64)
+    a, b, d = (np.asarray(w[k], np.float64) for k in ("w_a", "w_b", "w_down"))
+    ba, bb, bd = (np.asarray(w[k], np.float64) for k in ("b_a", "b_b", "b_down"))
+    if out.shape != x.shape or not np.all(np.isfinite(out)):
+        return float("inf")
+    return min(float(np.abs(out - swiglu_ref(x, a, b, d, ba, bb, bd)).max()),
+               float(np.abs(out - swiglu_ref(x, b, a, d, bb, ba, bd)).max()))
+
+
+def device():
+    """cuda when the sandbox sees a GPU, else cpu."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def autocast(dev):
+    """bf16 autocast on CUDA (fp16 where bf16 is missing), nothing on CPU: same for both runs."""
+    if dev != "cuda":
+        return torch.autocast("cpu", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def logits_of(out, B, T):
+    """The logits of model(idx) as (B, T, V), whatever the model returned."""
+    logits = out[0] if isinstance(out, tuple | list) else out
+    return logits.reshape(B, T, -1)
+
+
+def train_runs(make_model, inputs, chan, prefix="b_"):
+    """Train a fresh model per seed on the grader's batches: (val logits, losses, …), model."""
+    torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = device()
+    X, Y = (torch.from_numpy(np.ascontiguousarray(inputs[prefix + k])).long().to(dev)
+            for k in ("train_x", "train_y"))
+    VX = torch.from_numpy(np.ascontiguousarray(inputs[prefix + "val_x"])).long().to(dev)
+    lr = float(inputs[prefix + "lr"][0])
+    out, losses, model = [], [], None
+    for run, seed in enumerate(inputs[prefix + "seeds"].tolist()):
+        torch.manual_seed(int(seed))
+        model = make_model().to(dev).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        for step in range(X.shape[0]):
+            with autocast(dev):
+                _, loss = model(X[step], Y[step])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach().float())
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            chan.step(run, step)
+        model.eval()
+        with torch.no_grad():
+            out.append(logits_of(model(VX), *VX.shape).float().cpu())
+    arrays = {"val_logits": torch.stack(out), "losses": torch.stack(losses).cpu(),
+              "device_name": device_name_bytes(dev)}
+    return arrays, model
+
+
+def device_name_bytes(dev):
+    """The device's name as uint8 codes (the results file holds numbers only)."""
+    name = torch.cuda.get_device_name(0) if dev == "cuda" else "cpu"
+    return np.frombuffer(name.encode()[:100], dtype=np.uint8)

@@ -1,0 +1,136 @@
+"""Week 6 — capstone: Specialist, Inspector or Architect (CAPSTONE_TRACK in the notebook).
+
+Contract names beyond week 5's: `CAPSTONE_TRACK`; Architect: `apply_rope(x)` (x (..., T, hs),
+positions 0..T-1) and/or `SwiGLU(n_embd)` (nn.Linear w1, w3: n_embd -> hidden, w2: hidden ->
+n_embd) and the variant `GPTLanguageModel()`; Inspector: `get_attention_maps(model, idx)`;
+Specialist: the fork's capstone/data.txt and `GPTLanguageModel()`.
+
+Trust: timings are arrival times, taken here, of the step reports the grader's training loop
+writes to a dedicated pipe (prints are never read); losses are computed here from logits on
+held-out tokens the grader chose; the vanilla baseline runs from trusted code in a separate
+sandbox job (grader/capstone/trusted.py). Figures reach report.benchmarks only when the
+benchmark check (Architect) or the held-out check (Specialist) passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.capstone import architect, inspector, specialist
+from grader.capstone.inputs import make_job_inputs
+from grader.capstone.measure import mean_std
+from grader.checks import CheckFailed, CheckSpec, Ctx
+from grader.report import CheckResult
+from grader.sandbox import Limits
+
+WEEK = 6
+TITLE = "Capstone"
+ITERATION_CAP = 10
+HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 10, "eval_interval": 5,
+                     "eval_iters": 2, "n_embd": 32, "n_head": 4, "n_layer": 2, "dropout": 0.0}
+SNAPSHOTS: dict = {}
+LIMITS = Limits(wall_s=180, memory_mb=3072)
+PROGRESS = True
+TRACKS = ("specialist", "inspector", "architect")
+NO_TRACK = "CAPSTONE_TRACK"
+
+__all__ = ["make_job_inputs", "make_inputs"]
+
+
+def make_inputs(rng: np.random.Generator, data_dir: Any) -> dict[str, np.ndarray]:
+    """Inputs without a submission (no corpus; CPU sizes)."""
+    return make_job_inputs(rng, data_dir, None, False)
+
+
+def _no_track(ctx: Ctx) -> str:
+    err = ctx.errors.get("track")
+    if err:
+        raise CheckFailed(err)
+    raise CheckFailed('set CAPSTONE_TRACK = "specialist", "inspector" or "architect" in your '
+                      "notebook to choose a capstone track")
+
+
+def track(ctx: Ctx) -> str | None:
+    """The chosen track's name, or None."""
+    try:
+        i = int(np.asarray(ctx.outputs["track"]["track"]).reshape(-1)[0])
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return TRACKS[i] if 0 <= i < len(TRACKS) else None
+
+
+def checks_for(ctx: Ctx) -> list[CheckSpec]:
+    """The chosen track's checks (100 points), or one failing check naming CAPSTONE_TRACK."""
+    t = track(ctx)
+    if t == "architect":
+        return architect.specs(ctx)
+    if t == "inspector":
+        return inspector.SPECS
+    if t == "specialist":
+        return specialist.SPECS
+    return [CheckSpec(NO_TRACK, 100, _no_track, "choose a capstone track")]
+
+
+def _passed(results: list[CheckResult], name: str) -> bool:
+    return any(r.name == name and r.passed for r in results)
+
+
+def _row(track: str, metric: str, value: float, unit: str, device: str,
+         seed: int | None = None) -> dict[str, Any]:
+    return {"track": track, "metric": metric, "value": float(value), "unit": unit,
+            "device": device, "seed": seed}
+
+
+UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction"}
+
+
+def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
+    r, rows = ctx.cache["benchmark"], []
+    dev = r["device"]
+    for side, prefix in (("variant", ""), ("vanilla", "vanilla_")):
+        for metric, values in r[side].items():
+            if not prefix:
+                rows += [_row("architect", metric, v, UNITS[metric], dev, s)
+                         for v, s in zip(values, r["seeds"], strict=True)]
+            m, s = mean_std(values)
+            rows += [_row("architect", prefix + metric, m, UNITS[metric], dev),
+                     _row("architect", prefix + metric + "_std", s, UNITS[metric], dev)]
+    m, s = mean_std(r["ratio"])
+    return rows + [_row("architect", "speed_ratio", m, "x", dev),
+                   _row("architect", "speed_ratio_std", s, "x", dev)]
+
+
+def benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:
+    """Leaderboard rows, only from a passed benchmark / held-out check."""
+    t = track(ctx)
+    if t == "architect" and _passed(results, architect.BENCH):
+        return _architect_rows(ctx)
+    if t == "specialist" and _passed(results, specialist.HELDOUT):
+        ce, base = ctx.cache["spec.losses"]
+        dev = "cuda" if ctx.cache["runtime"]["gpu"] else "cpu"
+        seed = int(ctx.inputs["s_seeds"][0])
+        return [_row("specialist", "val_loss", ce, "nats", dev, seed),
+                _row("specialist", "unigram_loss", base, "nats", dev, seed),
+                _row("specialist", "val_loss_gain", base - ce, "nats", dev, seed)]
+    return []
+
+
+def extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
+    """Track, heatmaps (Inspector) or samples (Specialist) for the report."""
+    t = track(ctx)
+    out: dict[str, Any] = {"track": t}
+    if t == "inspector":
+        out |= inspector.extras(ctx)
+    elif t == "specialist":
+        out |= specialist.extras(ctx)
+    return out
+
+
+CHECKS: list[CheckSpec] = [  # the union over tracks; checks_for picks one track's 100 points
+    *specialist.SPECS, *inspector.SPECS,
+    *[CheckSpec(n, p, lambda c: None) for n, p in ((architect.ROPE_REL, 15),
+      (architect.ROPE_NORM, 10), (architect.NOPOS, 5), (architect.SW_FORMULA, 15),
+      (architect.SW_SHAPE, 5), (architect.LEARNS, 20), (architect.BENCH, 30))],
+]

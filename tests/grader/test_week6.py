@@ -1,0 +1,230 @@
+"""Week 6 (capstone): each track's correct notebook scores 100; planted bugs fail exactly their
+checks; cheating (sleeps, forged step reports, NaN logits) gets no leaderboard entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import grade, source
+from grader.capstone import architect as A
+from grader.capstone import inspector as I
+from grader.capstone import measure, trusted
+from grader.capstone import specialist as S
+from grader.report import STATUS_GRADED, GradeReport
+from grader.weeks import week6
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "week6"
+CORPUS = (FIX / "data.txt").read_bytes()
+ALL_ARCH = {A.ROPE_REL, A.ROPE_NORM, A.NOPOS, A.SW_FORMULA, A.SW_SHAPE, A.LEARNS, A.BENCH}
+
+
+def notebook(track: str) -> bytes:
+    return (FIX / f"week6_{track}.ipynb").read_bytes()
+
+
+def mutate(track: str, *pairs: tuple[str, str]) -> bytes:
+    """The track's correct notebook with each `old` (occurring exactly once) replaced."""
+    nb = json.loads(notebook(track))
+    for old, new in pairs:
+        count = 0
+        for cell in nb["cells"]:
+            src = "".join(cell["source"])
+            count += src.count(old)
+            cell["source"] = src.replace(old, new)
+        assert count == 1, f"{old!r} occurs {count} times in the {track} notebook"
+    return json.dumps(nb).encode()
+
+
+def run(data: bytes, data_dir: Path, seed: int = 1, corpus: bytes | None = None) -> GradeReport:
+    """Grade notebook bytes (plus an optional capstone/data.txt) in the real sandbox."""
+    src = source.from_bytes(data, "week6.ipynb", 6)
+    if corpus is not None:
+        src = dataclasses.replace(src, extra_files={"capstone/data.txt": corpus})
+    return grade.grade(src, data_dir, seed=seed)
+
+
+@cache
+def _correct(track: str, seed: int, data_dir: str) -> GradeReport:
+    corpus = CORPUS if track == "specialist" else None
+    return run(notebook(track), Path(data_dir), seed, corpus)
+
+
+def correct(track: str, data_dir: Path, seed: int = 1) -> GradeReport:
+    return _correct(track, seed, str(data_dir))
+
+
+def failing(report: GradeReport) -> set[str]:
+    return {c.name for c in report.checks if not c.passed}
+
+
+def points(report: GradeReport) -> dict[str, float]:
+    return {c.name: c.max_points for c in report.checks}
+
+
+def test_each_track_and_piece_set_sums_to_100() -> None:
+    for specs in (I.SPECS, S.SPECS):
+        assert sum(s.points for s in specs) == 100
+    for rope, sw in ((1, 1), (1, 0), (0, 1), (0, 0)):
+        ctx = grade.Ctx({}, {"track": {"rope": np.array(rope), "swiglu": np.array(sw)}}, {})
+        assert sum(s.points for s in A.specs(ctx)) == 100
+
+
+@pytest.mark.parametrize(("track", "seed"), [("architect", 1), ("inspector", 1),
+                                             ("inspector", 7), ("specialist", 1)])
+def test_correct_notebook_scores_100(track: str, seed: int, data_dir: Path) -> None:
+    r = correct(track, data_dir, seed)
+    assert r.status == STATUS_GRADED, r.message
+    assert r.score == r.max_score == 100, [(c.name, c.message) for c in r.checks if not c.passed]
+    assert r.extras["track"] == track
+
+
+def test_architect_benchmark_rows_carry_mean_and_std(data_dir: Path) -> None:
+    r = correct("architect", data_dir)
+    rows = {(b["metric"], b["seed"]): b for b in r.benchmarks}
+    seeds = [b["seed"] for b in r.benchmarks if b["metric"] == "tokens_per_s" and b["seed"]]
+    assert len(seeds) == 3 and len(set(seeds)) == 3
+    for metric in ("tokens_per_s", "ms_per_iter", "val_loss", "speed_ratio",
+                   "vanilla_tokens_per_s", "vanilla_val_loss"):
+        assert (metric, None) in rows and (metric + "_std", None) in rows, metric
+    assert all(b["device"] == "cpu" and np.isfinite(b["value"]) for b in r.benchmarks)
+    assert not any(b["metric"].startswith("mfu") for b in r.benchmarks)  # CPU: no MFU
+    tps = [rows[("tokens_per_s", s)]["value"] for s in seeds]
+    assert rows[("tokens_per_s", None)]["value"] == pytest.approx(float(np.mean(tps)))
+    assert 0.2 < rows[("speed_ratio", None)]["value"] < 5
+
+
+def test_inspector_stores_heatmaps_and_specialist_samples(data_dir: Path) -> None:
+    att = correct("inspector", data_dir).extras["attention"]
+    layers = att["layers"]
+    assert len(layers) == 2 and len(layers[0]) == 4 and len(att["prompt"]) == 16
+    row = np.array(layers[1][2])
+    assert row.shape == (16, 16) and np.allclose(row.sum(-1), 1, atol=0.01)
+    spec = correct("specialist", data_dir)
+    assert len(spec.extras["samples"]) == 3 and all(len(s) == 81 for s in spec.extras["samples"])
+    assert {b["metric"] for b in spec.benchmarks} == {"val_loss", "unigram_loss",
+                                                      "val_loss_gain"}
+
+
+# properties are judged before any training or benchmark: a broken piece also fails both of those
+ARCH_BUGS = {
+    "rope absolute-position leak (angles start at 1)": (
+        [("ang = torch.arange(T, dtype", "ang = torch.arange(1, T + 1, dtype")],
+        {A.ROPE_NORM, A.LEARNS, A.BENCH}),
+    "rope not a rotation (sign)": (
+        [("x1 * sin + x2 * cos), dim=-1)", "x1 * sin - x2 * cos), dim=-1)")],
+        {A.ROPE_REL, A.ROPE_NORM, A.LEARNS, A.BENCH}),
+    "position table kept beside RoPE": (
+        [("        # no position table: RoPE rotates q and k inside every head\n",
+          "        self.position_embedding_table = nn.Embedding(block_size, n_embd)\n"),
+         ("        x = tok_emb # (B,T,C)\n",
+          "        x = tok_emb + self.position_embedding_table(torch.arange(T, device=device))\n")],
+        {A.NOPOS, A.LEARNS, A.BENCH}),
+    "SwiGLU without gate": (
+        [("self.w2(F.silu(self.w1(x)) * self.w3(x))", "self.w2(F.silu(self.w1(x)))")],
+        {A.SW_FORMULA, A.LEARNS, A.BENCH}),
+}
+
+
+@pytest.mark.parametrize("bug", list(ARCH_BUGS))
+def test_architect_planted_bug_fails_exactly_its_checks(bug: str, data_dir: Path) -> None:
+    pairs, expected = ARCH_BUGS[bug]
+    r = run(mutate("architect", *pairs), data_dir)
+    assert r.status == STATUS_GRADED, r.message
+    assert failing(r) == expected, [(c.name, c.message) for c in r.checks if not c.passed]
+    assert r.score == pytest.approx(100 - sum(points(r)[n] for n in expected))
+    assert r.benchmarks == []
+    assert "not trained or benchmarked: fix" in {c.name: c.message for c in r.checks}[A.BENCH]
+
+
+SLEEP = ("        B, T = idx.shape\n",
+         "        B, T = idx.shape\n        if self.training:\n            time.sleep(0.06)\n")
+FORGE = ("CAPSTONE_TRACK = \"architect\"",
+         "CAPSTONE_TRACK = \"architect\"\nimport os\n"
+         "fd = int(os.environ.get('ZG_PROGRESS_FD', '-1'))\n"
+         "for r in range(3):\n    for s in range(40):\n"
+         "        os.write(fd, f'zg {r} {s}\\n'.encode())\n"
+         "print('tokens/s: 1e12 (trust me), ms/iter: 0.0001')")
+NAN = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
+       "        logits = self.lm_head(x) # (B,T,vocab_size)\n"
+       "        if not self.training:\n            logits = logits * float('nan')\n")
+CHEATS = {
+    "sleeps in forward": ([("import torch\n", "import time\nimport torch\n"), SLEEP], {A.BENCH},
+                          "slower than the vanilla GPT"),
+    "forges step reports": ([FORGE], {A.BENCH}, "timing channel carried"),
+    "NaN logits": ([NAN], {A.LEARNS, A.BENCH}, "NaN or infinite logits"),
+}
+
+
+@pytest.mark.parametrize("cheat", list(CHEATS))
+def test_cheating_gets_a_clear_error_and_no_leaderboard_entry(cheat: str, data_dir: Path) -> None:
+    pairs, expected, phrase = CHEATS[cheat]
+    r = run(mutate("architect", *pairs), data_dir)
+    assert failing(r) == expected, [(c.name, c.message) for c in r.checks if not c.passed]
+    assert phrase in {c.name: c.message for c in r.checks}[A.BENCH]
+    assert r.benchmarks == []
+
+
+def test_printed_timings_are_never_read(data_dir: Path) -> None:
+    ok = correct("architect", data_dir)
+    assert "tokens/s" not in ok.stdout  # the figures come only from the trusted side
+    assert all("trust me" not in json.dumps(b) for b in ok.benchmarks)
+
+
+INSPECTOR_BUGS = {
+    "maps not softmaxed": ([("            wei = F.softmax(wei, dim=-1)\n", "")], {I.ROWS, I.MATCH}),
+    "softmax over dim=-2": ([("F.softmax(wei, dim=-1)\n            heads",
+                              "F.softmax(wei, dim=-2)\n            heads")], {I.ROWS, I.MATCH}),
+    "no causal mask": ([("            wei = wei.masked_fill(head.tril[:T, :T] == 0, "
+                         "float('-inf'))\n", "")], {I.CAUSAL, I.MATCH}),
+    "scaled by n_embd**-0.5": ([("k.transpose(-2, -1) * k.shape[-1]**-0.5 # (B,T,T)",
+                            "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)")], {I.MATCH}),
+}
+
+
+@pytest.mark.parametrize("bug", list(INSPECTOR_BUGS))
+def test_inspector_planted_bug_fails_exactly_its_checks(bug: str, data_dir: Path) -> None:
+    pairs, expected = INSPECTOR_BUGS[bug]
+    r = run(mutate("inspector", *pairs), data_dir)
+    assert failing(r) == expected, [(c.name, c.message) for c in r.checks if not c.passed]
+    assert r.score == pytest.approx(100 - sum(points(r)[n] for n in expected))
+
+
+def test_specialist_bad_corpus_and_uncropped_generate(data_dir: Path) -> None:
+    bad = run(notebook("specialist"), data_dir, corpus=CORPUS[:5000] + b"\xff\xfe" + CORPUS[5000:])
+    assert failing(bad) == {S.CORPUS, S.TRAINS, S.HELDOUT, S.SAMPLES}
+    assert "not valid UTF-8" in bad.checks[0].message and bad.benchmarks == []
+    nocrop = run(mutate("specialist", ("idx_cond = idx[:, -block_size:]", "idx_cond = idx")),
+                 data_dir, corpus=CORPUS)
+    assert failing(nocrop) == {S.SAMPLES} and nocrop.score == 80
+
+
+def test_missing_track_scores_0_naming_capstone_track(data_dir: Path) -> None:
+    r = run(mutate("inspector", ('CAPSTONE_TRACK = "inspector"', "pass")), data_dir)
+    assert r.status == STATUS_GRADED and r.score == 0 and r.max_score == 100
+    assert [c.name for c in r.checks] == [week6.NO_TRACK]
+    assert "CAPSTONE_TRACK" in r.checks[0].message and r.benchmarks == []
+
+
+def test_repeated_benchmark_tokens_per_s_agree(data_dir: Path) -> None:
+    """The same benchmark (trusted vanilla job) three times: tokens/s CV across repeats.
+
+    The 5% figure is printed by bench/capstone_bench.py; here a looser 15% bound keeps the test
+    stable on a machine shared with other jobs.
+    """
+    inputs = week6.make_inputs(np.random.default_rng(3), data_dir)
+    rt = {"backend": "auto", "gpu": [], "limits": week6.LIMITS}
+    steps, B, T = inputs["b_train_x"].shape[:3]
+    means = []
+    for _ in range(3):
+        base = trusted.run_vanilla(inputs, rt, data_dir)
+        assert not base.error, base.error
+        times = measure.step_times(base.progress, 3, steps)
+        stats = measure.run_stats(times, int(inputs["b_warmup"][0]), B * T)
+        means.append(float(np.median([s.tokens_per_s for s in stats])))
+    assert measure.cv(means) < 0.15, means
