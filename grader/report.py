@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,6 +12,17 @@ GRADER_VERSION = "0.1.0"
 STATUS_GRADED = "graded"  # checks ran; the score stands
 STATUS_STUDENT_ERROR = "student_error"  # crashed, timed out, too much memory/output
 STATUS_GRADER_ERROR = "grader_error"  # our fault: "autograder failed"
+
+
+def strict_json(obj: Any) -> Any:
+    """obj with every non-finite float replaced by its name, so strict JSON (Postgres) takes it."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -52,8 +64,8 @@ class GradeReport:
     staff_traceback: str | None = None  # grader faults only; never shown to students
 
     def to_dict(self, staff: bool = True) -> dict[str, Any]:
-        """Plain dict; staff=False drops the traceback."""
-        d = asdict(self)
+        """Plain, strict-JSON dict (NaN/inf become strings); staff=False drops the traceback."""
+        d = strict_json(asdict(self))
         if not staff:
             d.pop("staff_traceback")
         return d

@@ -23,6 +23,7 @@ from app.services import forks
 from grader import grade, source
 from grader.report import STATUS_GRADED, STATUS_GRADER_ERROR, GradeReport
 from workers import github_status
+from workers.benchmarks import record_benchmarks
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,13 @@ def record_report(submission_id: str, attempt: int, report: GradeReport,
     """Store the report, score and check rows in one guarded transaction."""
     status = "failed" if report.status == STATUS_GRADER_ERROR else "graded"
     error = None if report.status == STATUS_GRADED else report.message
+    report_json = report.to_dict(staff=True)
     with session_scope(settings) as s:
         res = s.execute(update(Submission).where(
             Submission.id == submission_id, Submission.status == "running",
             Submission.attempts == attempt,
         ).values(status=status, score=report.score, max_score=report.max_score,
-                 report_json=report.to_dict(staff=True), grader_version=report.grader_version,
+                 report_json=report_json, grader_version=report.grader_version,
                  error=error, finished_at=utcnow(),
                  **({"commit_sha": commit_sha} if commit_sha else {})))
         if _rowcount(res) != 1:
@@ -162,6 +164,7 @@ def record_report(submission_id: str, attempt: int, report: GradeReport,
         s.add_all([CheckResult(submission_id=submission_id, name=c.name, points=c.points,
                                max_points=c.max_points, passed=c.passed, message=c.message,
                                duration_s=c.duration_s) for c in report.checks])
+        record_benchmarks(s, submission_id, report_json)  # same transaction: all or nothing
     return status
 
 

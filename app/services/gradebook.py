@@ -161,19 +161,24 @@ def leaderboard(session: Session, sort: str = "", desc: bool = True,
     from app.models import Benchmark
 
     q = (select(Benchmark.track, Student.github_login, Benchmark.device, Benchmark.metric,
-                Benchmark.value, Submission.id, Submission.received_at)
+                Benchmark.value, Benchmark.seed, Submission.id, Submission.received_at)
          .join(Submission, Submission.id == Benchmark.submission_id)
          .join(Student, Student.id == Submission.student_id)
          .where(Submission.status == "graded")
          .order_by(Submission.received_at))
     raw: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    for track, login, device, metric, value, sid, _ in session.execute(q):
-        e = raw.setdefault(track, {}).setdefault((login, device), {"sid": sid, "m": {}})
+    for track, login, device, metric, value, seed, sid, _ in session.execute(q):
+        if metric.endswith("_std"):
+            continue  # the spread is recomputed from the per-seed rows
+        e = raw.setdefault(track, {}).setdefault((login, device), {"sid": sid, "m": {}, "s": {}})
         if e["sid"] != sid:  # a newer submission replaces the older figures
-            e["sid"], e["m"] = sid, {}
-        e["m"].setdefault(metric, []).append(float(value))
+            e["sid"], e["m"], e["s"] = sid, {}, {}
+        # per-seed rows when the submission has them, else its single aggregate row
+        e["s" if seed is not None else "m"].setdefault(metric, []).append(float(value))
     out: dict[str, tuple[list[str], list[Entry]]] = {}
     for track, entries in sorted(raw.items()):
+        for e in entries.values():
+            e["m"] = {**e["m"], **e["s"]}
         metrics = sorted({m for e in entries.values() for m in e["m"]})
         rows = []
         for (login, device), e in entries.items():

@@ -209,3 +209,15 @@ def test_hidden_checks_and_quota(client, db_session: Session, policy: Settings, 
     last = client.post("/api/submissions/upload", data={"github_login": "quota-q", "week": "1"},
                        files={"file": ("w.py", b"x = 1\n", "text/x-python")})
     assert "daily limit" in last.json()["detail"]
+
+
+def test_leaderboard_uses_per_seed_rows_not_aggregates(client, db_session: Session) -> None:  # type: ignore[no-untyped-def]
+    sub = _graded(db_session, make_student(db_session), 90.0, DEADLINE, week=6)
+    for seed, v in enumerate([100.0, 120.0, 140.0]):
+        make_benchmark(db_session, submission=sub, metric="tokens_per_s", value=v, seed=seed)
+    make_benchmark(db_session, submission=sub, metric="tokens_per_s", value=120.0, seed=None)
+    make_benchmark(db_session, submission=sub, metric="tokens_per_s_std", value=20.0, seed=None)
+    login(client, db_session)
+    board = client.get("/dashboard/leaderboard").text
+    assert "120" in board and "n=3" in board and "± 20" in board
+    assert "tokens_per_s_std" not in board

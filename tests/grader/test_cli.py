@@ -43,3 +43,15 @@ def test_reference_check_passes(data_dir: Path, capsys) -> None:
     assert cli.main(["reference-check", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "FAIL" not in out and "10,788,929" in out and "228146" in out
+
+
+def test_report_json_is_strict_even_with_nan_and_inf() -> None:
+    from grader.report import CheckResult, GradeReport
+
+    r = GradeReport(week=1, title="t", status="graded", score=0.0, max_score=1.0, checks=[
+        CheckResult("c", 0.0, 1.0, False, "diverged", 0.1, details={"maxdiff": float("inf"),
+                                                                   "got": [float("nan"), 1.0]})],
+        benchmarks=[{"metric": "val_loss", "value": float("-inf")}])
+    text = r.to_json()
+    json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert '"Infinity"' in text and '"NaN"' in text and '"-Infinity"' in text

@@ -174,3 +174,21 @@ def test_git_network_trouble_is_transient(wsettings: Settings,
     with pytest.raises(grading.TransientError):
         run_grading(sid, wsettings)
     assert load(wsettings, sid)[0].status == "queued"
+
+
+def test_benchmarks_are_stored_with_the_report_and_only_by_the_claiming_attempt(
+        wsettings: Settings) -> None:
+    from app.models import Benchmark
+
+    sid = add_submission(wsettings, week=6, status="running", attempts=1)
+    rows = [{"track": "architect", "metric": "tokens_per_s", "value": v, "unit": "tok/s",
+             "device": "cpu", "seed": i} for i, v in enumerate([100.0, 110.0, 120.0])]
+    rows.append({"track": "architect", "metric": "val_loss", "value": float("nan"),
+                 "unit": "nats", "device": "cpu", "seed": None})  # non-finite: dropped
+    report = GradeReport(week=6, title="capstone", status="graded", score=90.0, max_score=100.0,
+                         benchmarks=rows)
+    assert record_report(sid, 2, report, wsettings) == "lost"  # not the claiming attempt
+    assert record_report(sid, 1, report, wsettings) == "graded"
+    with session_scope(wsettings) as s:
+        stored = s.scalars(select(Benchmark.value).where(Benchmark.submission_id == sid)).all()
+    assert sorted(stored) == [100.0, 110.0, 120.0]
