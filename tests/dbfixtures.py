@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,21 +56,29 @@ def _admin_engine() -> Engine:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh `zg_test_<random>` database at Alembic head; dropped after the run."""
+@contextmanager
+def fresh_database(prefix: str, migrate: bool = True) -> Iterator[str]:
+    """A new `<prefix>_<random>` Postgres database (at Alembic head if migrate); dropped after."""
     admin = _admin_engine()
-    name = f"zg_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        alembic_run(url, "upgrade", "head")
+        if migrate:
+            alembic_run(url, "upgrade", "head")
         yield url
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh `zg_test_<random>` database at Alembic head; dropped after the run."""
+    with fresh_database("zg_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

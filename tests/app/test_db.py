@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import make_engine
 from app.models import Base, Student, Submission
-from tests.dbfixtures import ADMIN_URL, _admin_engine, alembic_run
+from tests.dbfixtures import alembic_run, fresh_database
 from tests.factories import make_check_result, make_student, make_submission
 
 TABLES = {"student", "submission", "check_result", "benchmark", "webhook_delivery", "instructor"}
@@ -37,24 +36,13 @@ def test_migrations_up_down_sqlite(tmp_path: Path) -> None:
 
 
 def test_migrations_up_down_postgres() -> None:
-    from sqlalchemy.engine import make_url
-
-    admin = _admin_engine()
-    name = f"zg_mig_{secrets.token_hex(4)}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_database("zg_mig", migrate=False) as url:
         alembic_run(url, "upgrade", "head")
         assert _tables(url) == TABLES
         alembic_run(url, "downgrade", "base")
         assert _tables(url) == set()
         alembic_run(url, "upgrade", "head")
         assert _tables(url) == TABLES
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_models_match_migrations(db_session: Session) -> None:

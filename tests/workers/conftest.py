@@ -4,7 +4,6 @@ sessions, and worker processes need to see the data), Redis db 7, sample submiss
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import session_scope
-from tests.dbfixtures import ADMIN_URL, _admin_engine, alembic_run
+from tests.dbfixtures import fresh_database
 from tests.factories import make_submission
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,18 +31,8 @@ def week1(name: str = "week1_ok.py") -> bytes:
 @pytest.fixture(scope="session")
 def worker_db_url() -> Iterator[str]:
     """A fresh `zg_test_w_<random>` database at Alembic head, dropped after the run."""
-    admin = _admin_engine()
-    name = f"zg_test_w_{secrets.token_hex(4)}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        alembic_run(url, "upgrade", "head")
+    with fresh_database("zg_test_w") as url:
         yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
