@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -33,6 +34,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     for name in ("stuck_after_s", "sweep_interval_s", "max_attempts", "task_soft_time_limit_s",
                  "task_time_limit_s", "broker_visibility_timeout_s", "sandbox_backend"):
         env[f"ZEROGRAD_{name.upper()}"] = str(getattr(settings, name))
+    env["ZEROGRAD_ALLOWED_GIT_HOSTS"] = json.dumps(settings.allowed_git_hosts)
     return env
 
 
