@@ -116,6 +116,7 @@ def main() -> int:
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/8",
                     help="jobs are sent here (flushed after); '' to send none")
     ap.add_argument("--target-p99-ms", type=float, default=100.0)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = ap.parse_args()
 
     url, cleanup = make_db(args.db, args.pg_admin_url)
@@ -127,7 +128,8 @@ def main() -> int:
         env.pop("REDIS_URL")
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+         "--workers", str(args.workers)],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -143,7 +145,8 @@ def main() -> int:
         dup_lat, dup_codes, _ = asyncio.run(burst(base, items[:50], args.concurrency))
         ms = [x * 1000 for x in lat]
         p50, p95, p99 = pct(ms, 50), pct(ms, 95), pct(ms, 99)
-        print(f"{args.n} deliveries, concurrency {args.concurrency}, db {args.db}, "
+        print(f"{args.n} deliveries, concurrency {args.concurrency}, {args.workers} uvicorn "
+              f"worker(s), db {args.db}, "
               f"jobs to {'redis' if args.redis_url else 'nowhere'}: {wall:.2f}s "
               f"({args.n / wall:.0f}/s)")
         print(f"ack latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {max(ms):.1f}")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -120,10 +120,8 @@ def handle_push(session: Session, settings: Settings, delivery_id: str,
     if not record_delivery(session, delivery_id, "push"):
         return "duplicate delivery", []
     outcome, subs = _push_submissions(session, settings, payload)
-    delivery = session.scalar(select(WebhookDelivery)
-                              .where(WebhookDelivery.delivery_id == delivery_id[:100]))
-    if delivery is not None:
-        delivery.outcome = outcome[:200]
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id[:100])
+                    .values(outcome=outcome[:200]))
     return outcome, subs
 
 
