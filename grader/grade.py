@@ -189,5 +189,12 @@ def summarize(res: sandbox.SandboxResult, status: dict[str, Any],
         return STATUS_GRADED, (f"A cell ran out of memory (limit {limits.memory_mb} MB); "
                                "checks that need its names failed.")
     if errs:
-        return STATUS_GRADED, f"{len(errs)} cell(s) raised an error; see the cell errors below."
+        msg = f"{len(errs)} cell(s) raised an error; see the cell errors below."
+        cells = [c for c in status.get("cells", []) if isinstance(c, dict)]
+        first_cut = next((c.get("cell", 0) for c in cells if c.get("shortened_loops")), None)
+        if first_cut is not None and any(c.get("cell", 0) >= first_cut for c in errs):
+            msg += (" The grader shortens top-level `for … in range(…)` loops to keep grading "
+                    "fast, so a cell that relies on a loop's full length (e.g. "
+                    "`lossi.view(-1, 1000)`) can fail here; that alone costs no points.")
+        return STATUS_GRADED, msg
     return STATUS_GRADED, ""

@@ -64,14 +64,21 @@ def run_cells(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, 
 
     cap = int(job.get("iteration_cap", 100))
     hp = dict(job.get("hyperparams", {}))
+    shortened = [0]  # loops cut to the cap in the current cell
+
+    def cap_range(r: range) -> range:
+        shortened[0] += len(r) > cap
+        return r[:cap]
+
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
-                          CAP_FN: lambda r: r[:cap], HP_VAR: hp}
+                          CAP_FN: cap_range, HP_VAR: hp}
     snaps: dict[str, dict[str, Any]] = {}
     snap_cells: dict[str, int] = {}
     cells: list[dict] = []
     for i, code in enumerate(job["cells"], start=1):
         t0 = time.perf_counter()
         err = None
+        shortened[0] = 0
         try:
             linecache.cache[f"<cell {i}>"] = (len(code), None, code.splitlines(True), "")
             tree = rewrite(ast.parse(code, filename=f"<cell {i}>"), set(hp))
@@ -80,7 +87,8 @@ def run_cells(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, 
             err = f"SystemExit({e.code!r}): the notebook called exit(); the next cells still ran"
         except BaseException as e:  # noqa: BLE001 - the student's code may raise anything
             err = _short_tb(e)
-        cells.append({"cell": i, "seconds": time.perf_counter() - t0, "error": err})
+        cells.append({"cell": i, "seconds": time.perf_counter() - t0, "error": err,
+                      "shortened_loops": shortened[0]})
         _take_snapshots(ns, job.get("snapshots", {}), snaps, i, snap_cells)
     job["_snapshot_cells"] = snap_cells
     return ns, snaps, cells

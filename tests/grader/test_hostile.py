@@ -71,3 +71,13 @@ def test_grader_fault_is_kept_apart(data_dir: Path, monkeypatch: pytest.MonkeyPa
     assert "autograder failed" in r.message
     assert "bug in the grader" in (r.staff_traceback or "")
     assert "staff_traceback" not in r.to_dict(staff=False)
+
+
+def test_errors_after_a_shortened_loop_are_explained(data_dir: Path) -> None:
+    code = ("# %%\nlossi = []\nfor i in range(200000):\n    lossi.append(i)\n"
+            "# %%\nassert len(lossi) == 200000, 'needs the full loop'\n")
+    r = grade_code(code, data_dir)
+    assert "needs the full loop" in r.cell_errors[0]["error"]
+    assert "shortens top-level" in r.message
+    plain = grade_code("# %%\nfor i in range(3):\n    pass\n# %%\n1 / 0\n", data_dir)
+    assert "shortens" not in plain.message  # no loop was cut: no excuse offered
