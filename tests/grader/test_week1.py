@@ -61,6 +61,12 @@ def _grade(text: str, data_dir: Path, seed: int, name: str = "week1.ipynb") -> g
     return grade.grade(source.from_bytes(text.encode(), name, 1), data_dir, seed=seed)
 
 
+# Without the visited set, nodes reached by several paths run their _backward several times,
+# in an order set by `set(_children)` (object ids): the MLP training run may or may not still
+# lower the loss from one process to the next. Every other failing check is fixed.
+ORDER_DEPENDENT = {"topological sort without visited set": {"MLP training"}}
+
+
 def _failed(report: grade.GradeReport) -> set[str]:
     return {c.name for c in report.checks if not c.passed and not c.bonus}
 
@@ -91,8 +97,11 @@ def test_planted_bug_fails_exactly_its_checks(data_dir: Path, bug: str) -> None:
         text = text.replace(old, new)
     report = _grade(text, data_dir, seed=3)
     assert report.status == "graded", report.message
-    assert _failed(report) == expected, {c.name: c.message for c in report.checks if not c.passed}
-    assert report.score == pytest.approx(100 - sum(POINTS[n] for n in expected))
+    failed = _failed(report)
+    may = ORDER_DEPENDENT.get(bug, set())
+    assert expected <= failed <= expected | may, \
+        {c.name: c.message for c in report.checks if not c.passed}
+    assert report.score == pytest.approx(100 - sum(POINTS[n] for n in failed))
     for c in report.checks:  # each failure says what was expected, or shows the student's error
         if not c.passed and not c.bonus:
             assert "expected" in c.message or "Error:" in c.message, (c.name, c.message)
