@@ -25,7 +25,7 @@ ROPE_REL, ROPE_NORM = "RoPE: scores depend only on m − n", "RoPE: norms kept, 
 NOPOS = "RoPE: no position table"
 SW_FORMULA, SW_SHAPE = "SwiGLU: W2(SiLU(W1 x) ⊙ W3 x)", "SwiGLU: shape and parameter count"
 LEARNS, BENCH = "variant learns (held-out loss)", "benchmark vs vanilla GPT"
-MAX_SLOWDOWN = 4.0  # a variant more than 4x slower than vanilla is rejected (sleeps, waits)
+MAX_SLOWDOWN = 6.0  # slower than this x vanilla is rejected (sleeps, waits); room for CPU noise
 LEARN_DROP = 0.8  # the held-out loss must end this far below ln(vocab)
 
 
