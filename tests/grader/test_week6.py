@@ -143,7 +143,7 @@ def test_architect_planted_bug_fails_exactly_its_checks(bug: str, data_dir: Path
 
 
 SLEEP = ("        B, T = idx.shape\n",
-         "        B, T = idx.shape\n        if self.training:\n            time.sleep(0.12)\n")
+         "        B, T = idx.shape\n        if self.training:\n            time.sleep(0.08)\n")
 FORGE = ("CAPSTONE_TRACK = \"architect\"",
          "CAPSTONE_TRACK = \"architect\"\nimport os\n"
          "fd = int(os.environ.get('ZG_PROGRESS_FD', '-1'))\n"
