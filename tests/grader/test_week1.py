@@ -61,10 +61,12 @@ def _grade(text: str, data_dir: Path, seed: int, name: str = "week1.ipynb") -> g
     return grade.grade(source.from_bytes(text.encode(), name, 1), data_dir, seed=seed)
 
 
-# Without the visited set, nodes reached by several paths run their _backward several times,
-# in an order set by `set(_children)` (object ids): the MLP training run may or may not still
-# lower the loss from one process to the next. Every other failing check is fixed.
-ORDER_DEPENDENT = {"topological sort without visited set": {"MLP training"}}
+# Two bugs make the gradients depend on traversal order, which `set(_children)` ties to object
+# ids: without the visited set a node's _backward runs several times, and with `grad =` the last
+# writer wins. Whether the MLP training run still lowers the loss then changes from one process
+# to the next (8 of 25 runs, and about 1 in 40, measured here). Every other failing check is fixed.
+ORDER_DEPENDENT = {"topological sort without visited set": {"MLP training"},
+                   "grad assigned, not accumulated": {"MLP training"}}
 
 
 def _failed(report: grade.GradeReport) -> set[str]:
