@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from app.errors import AppError
 from app.models import Student, Submission
-from app.routes.deps import MaybeStaffDep, SessionDep, SettingsDep, StaffDep
-from app.routes.web import read_limited
+from app.routes.deps import MaybeStaffDep, SessionDep, SettingsDep, StaffDep, accept_upload
 from app.schemas import (
     CheckOut,
     ForkSubmissionIn,
@@ -48,9 +46,7 @@ async def create_upload_submission(
     file: Annotated[UploadFile, File()],
 ) -> SubmissionOut:
     """Validate and queue an uploaded .ipynb or .py."""
-    data = await read_limited(file, settings.max_upload_bytes)
-    sub = await run_in_threadpool(svc.create_upload, session, settings, github_login, week,
-                                  file.filename or "", data)
+    sub = await accept_upload(session, settings, github_login, week, file)
     return SubmissionOut.of(sub)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import get_session
 from app.errors import AppError
-from app.models import Instructor
+from app.models import Instructor, Submission
+from app.services import submissions as svc
 
 # scope="function": commit (and the after-commit enqueue) happens before the response is sent
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -60,3 +62,14 @@ def require_instructor(
 
 StaffDep = Annotated[Instructor, Depends(require_instructor)]
 MaybeStaffDep = Annotated[Instructor | None, Depends(optional_instructor)]
+
+
+async def accept_upload(session: Session, settings: Settings, login: str, week: int,
+                        upload: UploadFile) -> Submission:
+    """Read an upload within the size limit and queue it (DB work off the event loop)."""
+    limit = settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise AppError(f"file too large (more than {limit // 1024} KiB)", 422)
+    return await run_in_threadpool(svc.create_upload, session, settings, login, week,
+                                   upload.filename or "", data)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.errors import AppError
-from app.routes.deps import SessionDep, SettingsDep
+from app.routes.deps import SessionDep, SettingsDep, accept_upload
 from app.schemas import student_report
 from app.services import policies
 from app.services import submissions as svc
@@ -38,14 +36,6 @@ def submit_fork(
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 
-async def read_limited(upload: UploadFile, limit: int) -> bytes:
-    """The upload's bytes, or 422 when it is larger than `limit`."""
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise AppError(f"file too large (more than {limit // 1024} KiB)", 422)
-    return data
-
-
 @router.post("/submissions/upload")
 async def submit_upload(
     session: SessionDep, settings: SettingsDep,
@@ -53,9 +43,7 @@ async def submit_upload(
     file: Annotated[UploadFile, File()],
 ) -> RedirectResponse:
     """Validate and queue an uploaded notebook; 303 to its status page."""
-    data = await read_limited(file, settings.max_upload_bytes)
-    sub = await run_in_threadpool(svc.create_upload, session, settings, github_login, week,
-                                  file.filename or "", data)
+    sub = await accept_upload(session, settings, github_login, week, file)
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 
