@@ -103,7 +103,8 @@ def create(memory_mb: int, max_procs: int) -> Group | None:
             _write(base / "cgroup.subtree_control", "+memory +pids")
             d = _make(ROOT, name)
             _write(d / "memory.max", mem)
-            _write(d / "memory.swap.max", "0") if (d / "memory.swap.max").exists() else None
+            if (d / "memory.swap.max").exists():
+                _write(d / "memory.swap.max", "0")
             _write(d / "pids.max", str(max_procs))
             return Group("v2", [d], d)
         if (ROOT / "pids" / "pids.max").exists() or (ROOT / "pids").is_dir():

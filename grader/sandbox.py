@@ -111,11 +111,6 @@ def _site_dirs() -> list[str]:
     return [os.path.realpath(d) for d in dirs]
 
 
-def host_site_dirs() -> list[str]:
-    """site-packages paths for the unsandboxed fallback."""
-    return _site_dirs()
-
-
 def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[str],
                   extra_env: dict[str, str] | None = None) -> list[str]:
     """The bwrap command line for a job (documented in README, tested).
@@ -274,7 +269,7 @@ def _fallback_command(
             for f in p.iterdir():
                 os.chown(f, 65534, 65534)
     argv = [a.replace("/zg/runner", str(job.runner)).replace("/zg/out", str(job.out)) for a in argv]
-    env = sandbox_env(host_site_dirs(), home=str(job.work))
+    env = sandbox_env(_site_dirs(), home=str(job.work))
     return argv, env, str(job.work)
 
 
