@@ -3,17 +3,23 @@
     .venv/bin/python bench/capstone_bench.py              # CPU (and CUDA when present)
     .venv/bin/python bench/capstone_bench.py --grade 3    # + grade the fixture notebook 3 times
 
-Prints, per variant: tokens/s (mean ± std over seeds), its ratio to vanilla (mean ± std over
-seeds), held-out loss at the step budget, and the run-to-run spread (CV of the seed-median
-tokens/s over --repeats repeats). Same loop as grading (grader/probes/capstone_common.py),
-timed in-process here (trusted reference code only); --grade times through the sandbox.
+Each variant is paired with the vanilla GPT exactly as in grading: the same loop
+(grader/probes/capstone_common.train_runs), the two trainers taking single steps in turn under
+grader.turns.Referee, on one CPU core. Here both are threads of this process (trusted
+reference code only); --grade runs the real thing, two sandboxed jobs. Prints per variant:
+tokens/s (mean ± std over seeds and repeats), its ratio to vanilla, held-out loss at the step
+budget, and the run-to-run spread: CV over --repeats of the tokens/s and of the ratio.
+The vanilla-vs-vanilla row checks the method itself (its ratio should be 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import queue
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,36 +32,94 @@ sys.path.insert(0, str(ROOT))
 from grader.capstone import inputs as capinputs  # noqa: E402
 from grader.capstone import measure  # noqa: E402
 from grader.probes.capstone_common import train_runs  # noqa: E402
+from grader.turns import Referee  # noqa: E402
 from reference.capstone import cross_entropy  # noqa: E402
 from reference.gpt_variants import GPTVariant, VariantConfig  # noqa: E402
 
 VARIANTS = {"vanilla": {}, "rope": {"rope": True}, "swiglu": {"swiglu": True},
             "rope+swiglu": {"rope": True, "swiglu": True}}
+Figures = tuple[list[float], list[float], list[float]]  # tokens/s, ratio, val loss per seed
 
 
-class Clock:
-    """A progress channel that records perf_counter per step (in-process, trusted code)."""
+class ThreadSide:
+    """A trainer thread the Referee hands turns to (a Side), and its train_runs channel."""
 
     def __init__(self) -> None:
-        self.lines: list[tuple[float, str]] = []
+        self.arrivals: queue.Queue[tuple[float, str] | None] = queue.Queue()
+        self.turns = threading.Semaphore(0)
+        self.closed = False
+        self.out: dict[str, torch.Tensor] = {}
+
+    def go(self) -> float:
+        t = time.monotonic()
+        self.turns.release()
+        return t
+
+    def close_gate(self, free_turns: int = 0) -> None:
+        self.closed = True
+        self.turns.release()
+
+    def pause(self) -> None:  # the other trainer waits on its semaphore anyway
+        pass
+
+    def resume(self) -> None:
+        pass
+
+    def _put(self, text: str) -> None:
+        self.arrivals.put((time.monotonic(), text))
+
+    def begin(self) -> None:
+        self._put("zg bench")
+
+    def ready(self, run: int) -> None:
+        self._put(f"zg ready {run}")
+
+    def done(self, run: int) -> None:
+        self._put(f"zg val {run}")
+
+    def wait(self) -> None:
+        self.turns.acquire()
+        if self.closed:
+            raise RuntimeError("the referee ended the benchmark")
 
     def step(self, run: int, step: int) -> None:
-        self.lines.append((time.perf_counter(), f"zg {run} {step}"))
+        self._put(f"zg {run} {step}")
+
+    def train(self, cfg: VariantConfig, inputs: dict[str, np.ndarray]) -> threading.Thread:
+        """Start training in a thread; it says when it has ended."""
+        def body() -> None:
+            try:
+                self.out = train_runs(lambda: GPTVariant(cfg), inputs, self)[0]
+            finally:
+                self.arrivals.put(None)
+        t = threading.Thread(target=body, daemon=True)
+        t.start()
+        return t
 
 
-def one(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> tuple[list[float], list[float]]:
-    """(tokens/s per seed, val loss per seed) of one variant."""
+def config(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> VariantConfig:
     V, T, C, H, L = (int(v) for v in inputs["cfg"])
-    cfg = VariantConfig(vocab_size=V, block_size=T, n_embd=C, n_head=H, n_layer=L, dropout=0.0,
-                        **flags)
-    clock = Clock()
-    arrays, _ = train_runs(lambda: GPTVariant(cfg), inputs, clock)
+    return VariantConfig(vocab_size=V, block_size=T, n_embd=C, n_head=H, n_layer=L,
+                         dropout=0.0, **flags)
+
+
+def paired(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> Figures:
+    """One refereed run of a variant against vanilla: per-seed tokens/s, ratio, val loss."""
     steps, B = inputs["b_train_x"].shape[:2]
-    times = measure.step_times(clock.lines, len(inputs["b_seeds"]), steps)
-    stats = measure.run_stats(times, int(inputs["b_warmup"][0]), B * T)
+    T, R, warm = int(inputs["cfg"][1]), len(inputs["b_seeds"]), int(inputs["b_warmup"][0])
+    a, b = ThreadSide(), ThreadSide()
+    ta = a.train(config(inputs, flags), inputs)
+    ref = Referee(a, lambda: (b, b.train(config(inputs, {}), inputs)), R, steps).start()
+    ref.result()
+    ta.join()
+    if ref.violation is not None:
+        raise RuntimeError(str(ref.violation))
+    mine, van = (measure.run_stats(measure.step_times(ref.durations[k], R, steps), warm, B * T)
+                 for k in ("a", "b"))
     y = torch.from_numpy(inputs["b_val_y"])
-    val = [cross_entropy(lg, y) for lg in arrays["val_logits"]]
-    return [s.tokens_per_s for s in stats], val
+    val = [cross_entropy(lg, y) for lg in a.out["val_logits"]]
+    return ([s.tokens_per_s for s in mine],
+            [x.tokens_per_s / v.tokens_per_s for x, v in zip(mine, van, strict=True)], val)
 
 
 def fmt(xs: list[float], f: str = ".4f") -> str:
@@ -70,21 +134,19 @@ def report(on_gpu: bool, repeats: int, data_dir: Path) -> None:
     print(f"\n== {dev}: config {inputs['cfg'].tolist()} (V,T,C,H,L), batch "
           f"{inputs['b_train_x'].shape[1]}, {inputs['b_train_x'].shape[0]} steps "
           f"({int(inputs['b_warmup'][0])} warm-up), {len(inputs['b_seeds'])} seeds, "
-          f"{repeats} repeats")
-    runs: dict[str, list[tuple[list[float], list[float]]]] = {k: [] for k in VARIANTS}
-    for _ in range(repeats):  # interleave variants so machine load hits all alike
+          f"{repeats} repeats, each paired with vanilla step by step on one core")
+    runs: dict[str, list[Figures]] = {k: [] for k in VARIANTS}
+    for _ in range(repeats):
         for name, flags in VARIANTS.items():
-            runs[name].append(one(inputs, flags))
-    print(f"{'variant':12s} {'tokens/s':>20s} {'ratio vs vanilla':>18s} {'val loss':>18s} "
-          f"{'CV repeats':>10s}")
+            runs[name].append(paired(inputs, flags))
+    print(f"{'variant':12s} {'tokens/s':>18s} {'ratio vs vanilla':>17s} {'val loss':>17s} "
+          f"{'CV tokens/s':>11s} {'CV ratio':>8s}")
     for name in VARIANTS:
-        tps = [x for r in runs[name] for x in r[0]]
-        ratio = [a / b for r, v in zip(runs[name], runs["vanilla"], strict=True)
-                 for a, b in zip(r[0], v[0], strict=True)]
-        val = [x for r in runs[name] for x in r[1]]
-        per_repeat = [statistics.median(r[0]) for r in runs[name]]
-        print(f"{name:12s} {fmt(tps, ',.0f'):>20s} {fmt(ratio, '.3f'):>18s} "
-              f"{fmt(val):>18s} {measure.cv(per_repeat):>9.1%}")
+        tps, ratio, val = ([x for r in runs[name] for x in r[i]] for i in range(3))
+        cv_t = measure.cv([statistics.fmean(r[0]) for r in runs[name]])
+        cv_r = measure.cv([statistics.fmean(r[1]) for r in runs[name]])
+        print(f"{name:12s} {fmt(tps, ',.0f'):>18s} {fmt(ratio, '.3f'):>17s} "
+              f"{fmt(val):>17s} {cv_t:>11.1%} {cv_r:>8.1%}")
 
 
 def grade_repeats(n: int, data_dir: Path) -> None:
@@ -101,9 +163,10 @@ def grade_repeats(n: int, data_dir: Path) -> None:
         print(f"grade {i + 1}: score {r.score:g}, tokens/s {tps[-1]:,.0f} ± "
               f"{rows[('tokens_per_s_std', None)]:,.0f}, ratio {ratio[-1]:.3f} ± "
               f"{rows[('speed_ratio_std', None)]:.3f}, {r.timings['total']:.1f} s")
-    cv = measure.cv(tps)
-    print(f"tokens/s over {n} gradings: {fmt(tps, ',.0f')}, CV {cv:.1%} "
-          f"({'within' if cv <= 0.05 else 'OVER'} 5%); ratio {fmt(ratio, '.3f')}")
+    cv, cv_r = measure.cv(tps), measure.cv(ratio)
+    print(f"over {n} gradings: tokens/s {fmt(tps, ',.0f')}, CV {cv:.1%} "
+          f"({'within' if cv <= 0.05 else 'OVER'} 5%); ratio {fmt(ratio, '.3f')}, CV {cv_r:.1%} "
+          f"({'within' if cv_r <= 0.05 else 'OVER'} 5%)")
 
 
 def main() -> None:
@@ -113,6 +176,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core, as in grading
     report(False, args.repeats, args.data_dir)
     if torch.cuda.is_available():
         report(True, args.repeats, args.data_dir)

@@ -1,4 +1,4 @@
-"""Per-job cgroups (v2 or v1 pids+memory) when the host lets us make them."""
+"""Per-job cgroups (v2, or v1 pids+memory+freezer) when the host lets us make them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class Group:
     kind: str  # "v2" | "v1"
     dirs: list[Path]
     memory_dir: Path
+    freezer_dir: Path | None = None  # v1 freezer; v2 freezes through cgroup.freeze
+    frozen: bool = False
 
     def join(self) -> None:
         """Move the calling process into the group (called in the child before exec)."""
@@ -36,8 +38,36 @@ class Group:
                 pass
         return sorted(out)
 
+    def freeze(self) -> None:
+        """Stop every process of the group (it uses no CPU) and wait until it is stopped."""
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        """Let the group run again."""
+        self._set_frozen(False)
+
+    def _set_frozen(self, on: bool) -> None:
+        if on == self.frozen:
+            return
+        self.frozen = on
+        if self.kind == "v2" and (self.dirs[0] / "cgroup.freeze").exists():
+            _switch(self.dirs[0] / "cgroup.freeze", "1" if on else "0",
+                    self.dirs[0] / "cgroup.events", "frozen 1" if on else "frozen 0")
+        elif self.freezer_dir is not None:
+            state = "FROZEN" if on else "THAWED"
+            _switch(self.freezer_dir / "freezer.state", state, self.freezer_dir / "freezer.state",
+                    state)
+        else:  # no freezer: stop each process (a process forked meanwhile is caught next time)
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGSTOP if on else signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
     def kill(self) -> None:
-        """SIGKILL every process in the group until it is empty."""
+        """SIGKILL every process in the group until it is empty (thawed first: a frozen
+        task would not die)."""
+        self.thaw()
         kill_file = self.dirs[0] / "cgroup.kill"
         if self.kind == "v2" and kill_file.exists():
             try:
@@ -86,6 +116,17 @@ def _write(path: Path, value: str) -> None:
     path.write_text(value)
 
 
+def _switch(control: Path, value: str, status: Path, done: str, timeout: float = 5.0) -> None:
+    """Write a freezer control file and wait (briefly) until its status file shows done."""
+    try:
+        control.write_text(value)
+        end = time.monotonic() + timeout
+        while done not in status.read_text() and time.monotonic() < end:
+            time.sleep(0.0002)
+    except OSError:
+        pass
+
+
 def _make(parent: Path, name: str) -> Path:
     d = parent / "zerograd" / name
     d.mkdir(parents=True)
@@ -112,7 +153,8 @@ def create(memory_mb: int, max_procs: int) -> Group | None:
             m = _make(ROOT / "memory", name)
             _write(p / "pids.max", str(max_procs))
             _write(m / "memory.limit_in_bytes", mem)
-            return Group("v1", [p, m], m)
+            f = _make(ROOT / "freezer", name) if (ROOT / "freezer").is_dir() else None
+            return Group("v1", [p, m] + ([f] if f else []), m, f)
     except OSError:
         return None
     return None

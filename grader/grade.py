@@ -64,12 +64,15 @@ def _grade(source: Source, wk: ModuleType, data_dir: Path, seed: int | None,
         prepare_job(job, source, wk, inputs, data_dir)
         t1 = time.perf_counter()
         argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
-        res = sandbox.run(job, argv, limits, backend, gpu, progress=getattr(wk, "PROGRESS", False))
+        runtime: dict[str, Any] = {"backend": backend, "gpu": gpu, "limits": limits}
+        # week 6: the student's benchmark steps take turns with a trusted baseline job
+        paired = wk.pair(inputs, runtime, data_dir) if hasattr(wk, "pair") else None
+        res = sandbox.run(job, argv, limits, backend, gpu,
+                          progress=paired.student if paired else False)
         t2 = time.perf_counter()
         status, outputs, errors = collect(job.out, probe_names, res, limits)
     ctx = Ctx(inputs, outputs, errors, data_dir)
-    ctx.cache["runtime"] = {"backend": backend, "gpu": gpu, "limits": limits,
-                            "progress": res.progress, "killed": res.killed}
+    ctx.cache["runtime"] = runtime | {"paired": paired, "killed": res.killed}
     specs = wk.checks_for(ctx) if hasattr(wk, "checks_for") else wk.CHECKS
     results = []
     for spec in specs:

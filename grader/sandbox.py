@@ -8,19 +8,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import cgroups
 from grader.outputcap import OutputCap
+from grader.turns import ProgressChannel
 
 OUR_PACKAGES = ("app", "grader", "reference", "workers")
 GPU_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
-PROGRESS_ENV = "ZG_PROGRESS_FD"  # the fd number of the write end of the progress pipe
-PROGRESS_MAX_LINES = 100_000
-PROGRESS_LINE_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -187,18 +184,20 @@ def run(
     limits: Limits,
     backend: str = "auto",
     gpu_devices: list[str] | None = None,
-    progress: bool = False,
+    progress: bool | ProgressChannel = False,
 ) -> SandboxResult:
     """Run argv for a prepared job; never raises for anything the job does.
 
     GPU jobs run without RLIMIT_AS (CUDA reserves huge virtual ranges); memory stays capped
-    by the cgroup. With progress=True the job gets the write end of a pipe (fd number in
-    $ZG_PROGRESS_FD); each line it writes there is timestamped here on arrival.
+    by the cgroup. With progress=True (or a grader.turns.ProgressChannel, which may be
+    gated) the job gets the write end of a pipe (fd number in $ZG_PROGRESS_FD); each line it
+    writes there is timestamped here on arrival.
     """
     gpu_devices = gpu_devices or []
     if gpu_devices and limits.address_space:
         limits = replace(limits, address_space=False)
-    chan = ProgressChannel() if progress else None
+    chan = progress if isinstance(progress, ProgressChannel) else (
+        ProgressChannel() if progress else None)
     extra_env = chan.env() if chan else {}
     use_bwrap = backend == "bwrap" or (backend == "auto" and bwrap_path() is not None)
     if use_bwrap:
@@ -214,43 +213,6 @@ def run(
     result = _supervise(cmd, env, cwd, limits, group, drop_root, chan)
     result.backend = "bwrap" if use_bwrap else "fallback"
     return result
-
-
-class ProgressChannel:
-    """A pipe the job writes step reports to; a thread timestamps each line as it arrives."""
-
-    def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe()
-        os.set_inheritable(self.write_fd, True)
-        self.lines: list[tuple[float, str]] = []
-        self.thread = threading.Thread(target=self._pump, daemon=True)
-
-    def env(self) -> dict[str, str]:
-        """The variable that tells the job which fd to write to."""
-        return {PROGRESS_ENV: str(self.write_fd)}
-
-    def started(self) -> None:
-        """Call once the child holds the write end: close ours and start reading."""
-        os.close(self.write_fd)
-        self.thread.start()
-
-    def _pump(self) -> None:
-        with os.fdopen(self.read_fd, "rb", buffering=0) as f:
-            buf = b""
-            while chunk := f.read(65536):
-                now = time.monotonic()
-                buf += chunk
-                *done, buf = buf.split(b"\n")
-                for line in done:
-                    if len(self.lines) < PROGRESS_MAX_LINES:
-                        text = line[:PROGRESS_LINE_BYTES].decode("ascii", "replace")
-                        self.lines.append((now, text))
-                buf = buf[-PROGRESS_LINE_BYTES:]
-
-    def finish(self) -> list[tuple[float, str]]:
-        """Wait briefly for the reader (the job is dead); what arrived."""
-        self.thread.join(timeout=2.0)
-        return list(self.lines)
 
 
 def others_can_run(exe: str) -> bool:
@@ -283,15 +245,17 @@ def _supervise(
     def preexec() -> None:
         if group is not None:
             group.join()
+        if chan is not None and chan.cpu is not None:
+            os.sched_setaffinity(0, {chan.cpu})
         _rlimits(limits, drop_root)
 
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
-        pass_fds=(chan.write_fd,) if chan else (),
+        pass_fds=chan.child_fds() if chan else (),
     )
     if chan is not None:
-        chan.started()
+        chan.started(proc.pid, group)
     cap = OutputCap(proc, limits.keep_bytes, limits.output_bytes)
     killed = cap.pump(deadline=t0 + limits.wall_s)
     if killed is not None or proc.poll() is None:

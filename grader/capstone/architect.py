@@ -179,15 +179,22 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
     _gate(ctx)
     seeds, (steps, B, T) = ctx.inputs["b_seeds"], ctx.inputs["b_train_x"].shape[:3]
     R, warm, runtime = len(seeds), int(ctx.inputs["b_warmup"][0]), ctx.cache["runtime"]
+    paired: trusted.Pairing = runtime["paired"]
+    base, ref = paired.baseline(), paired.referee
+    if ref.violation is not None and ref.violation.side == "a":
+        raise CheckFailed(f"no benchmark: {ref.violation}")
     val = _losses(ctx, ctx.out("bench"), "your model")
+    if not ref.engaged:
+        raise CheckFailed("no benchmark: the grader's training loop never reported its first "
+                          "step on the timing channel (was it replaced or bypassed?)")
+    if base is None or base.error or ref.violation is not None:
+        raise RuntimeError(f"vanilla baseline failed: {ref.violation or ''} "
+                           f"{base.error if base else 'it never ran'}")
     try:
-        mine = measure.step_times(runtime["progress"], R, steps)
+        mine = measure.step_times(ref.durations["a"], R, steps)
     except measure.ChannelError as e:
         raise CheckFailed(str(e)) from None
-    base = trusted.baseline(ctx)
-    if base.error:
-        raise RuntimeError(f"vanilla baseline failed: {base.error}")
-    van_t = measure.step_times(base.progress, R, steps)
+    van_t = measure.step_times(ref.durations["b"], R, steps)
     van_val = _losses(ctx, base.outputs, "the vanilla reference")
     dev = bytes(np.asarray(base.outputs["device_name"], np.uint8)).decode("ascii", "replace")
     a, b = measure.run_stats(mine, warm, B * T), measure.run_stats(van_t, warm, B * T)

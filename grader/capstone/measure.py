@@ -34,7 +34,7 @@ class ChannelError(ValueError):
 
 
 def step_times(lines: list[tuple[float, str]], runs: int, steps: int) -> np.ndarray:
-    """(runs, steps) arrival times of "zg RUN STEP" lines, which must come exactly in order."""
+    """(runs, steps) durations of the "zg RUN STEP" reports, which must come exactly in order."""
     want = [f"zg {r} {s}" for r in range(runs) for s in range(steps)]
     got = [text for _, text in lines]
     if got != want:
@@ -53,17 +53,20 @@ def step_times(lines: list[tuple[float, str]], runs: int, steps: int) -> np.ndar
 class RunStats:
     """One seed's timing after warm-up."""
 
-    ms_per_iter: float  # median
+    ms_per_iter: float  # mean
     tokens_per_s: float
 
 
-def run_stats(times: np.ndarray, warmup: int, tokens_per_step: int) -> list[RunStats]:
-    """Median step time of steps warmup..end of each run (interval since the previous report)."""
+def run_stats(durations: np.ndarray, warmup: int, tokens_per_step: int) -> list[RunStats]:
+    """Mean step time of steps warmup..end of each run.
+
+    The mean, not the median: a job can only shift work between its own turns (it is frozen
+    outside them), which moves a median but not the total.
+    """
     out = []
-    for row in times:
-        dt = np.diff(row)[warmup - 1:]
-        med = float(np.median(dt))
-        out.append(RunStats(med * 1e3, tokens_per_step / med if med > 0 else math.inf))
+    for row in durations:
+        dt = float(np.mean(row[warmup:]))
+        out.append(RunStats(dt * 1e3, tokens_per_step / dt if dt > 0 else math.inf))
     return out
 
 

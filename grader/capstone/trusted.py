@@ -1,10 +1,14 @@
-"""The vanilla baseline: trusted reference code in its own sandbox job, same limits and device.
+"""The vanilla baseline: trusted reference code in its own sandbox job, trained step for step
+in turn with the student's variant.
 
 Why a separate job: the baseline's numbers go on the leaderboard as the denominator of the
 speed ratio, so no student code may share its process (it could patch torch or the clock).
-It runs right after the student's job, through the same sandbox, limits, GPU binding,
-progress pipe and training loop (grader/probes/capstone_common.train_runs), with
-reference/gpt.py copied in as zgprobes/refgpt.py; the inputs are the very same arrays.
+It runs through the same sandbox, limits, GPU binding and training loop
+(grader/probes/capstone_common.train_runs), with reference/gpt.py copied in as
+zgprobes/refgpt.py, on the very same input arrays. It is launched when the student's
+benchmark says it is ready, and a grader.turns.Referee then alternates single steps of the
+two jobs (the student's frozen during the baseline's turns), so both are timed on the same
+machine at the same moment: the speed ratio does not drift with the machine's load.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from grader import grade, sandbox
-from grader.checks import Ctx
 from grader.source import Source
+from grader.turns import ProgressChannel, Referee, shared_cpu
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "gpt.py"
 
@@ -32,7 +37,6 @@ class Baseline:
     """What the trusted vanilla job produced."""
 
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
-    progress: list[tuple[float, str]] = field(default_factory=list)
     error: str = ""
 
 
@@ -44,9 +48,9 @@ class _Week:
     SNAPSHOTS: dict[str, list[str]] = {}
 
 
-def run_vanilla(inputs: dict[str, np.ndarray], runtime: dict[str, Any],
-                data_dir: Path) -> Baseline:
-    """Train the reference GPT through the sandboxed loop; never raises for timing trouble."""
+def run_vanilla(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir: Path,
+                chan: ProgressChannel) -> Baseline:
+    """Train the reference GPT through the sandboxed, gated loop; never raises."""
     limits: sandbox.Limits = runtime["limits"]
     with tempfile.TemporaryDirectory(prefix="zg-vanilla-") as tmp:
         job = sandbox.Job(Path(tmp))
@@ -57,14 +61,39 @@ def run_vanilla(inputs: dict[str, np.ndarray], runtime: dict[str, Any],
         (job.runner / "job.json").write_text(json.dumps(spec))
         shutil.copyfile(REFERENCE, job.runner / "zgprobes" / "refgpt.py")
         argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
-        res = sandbox.run(job, argv, limits, runtime["backend"], runtime["gpu"], progress=True)
+        res = sandbox.run(job, argv, limits, runtime["backend"], runtime["gpu"], progress=chan)
         _, outputs, errors = grade.collect(job.out, ["bench"], res, limits)
     if "bench" not in outputs:
         return Baseline(error=errors.get("bench", "no result") + "\n" + res.stderr[-2000:])
-    return Baseline(outputs["bench"], res.progress)
+    return Baseline(outputs["bench"])
 
 
-def baseline(ctx: Ctx) -> Baseline:
-    """The vanilla run for this grading, run once (lazily, only when a benchmark is due)."""
-    return ctx.memo("vanilla", lambda: run_vanilla(ctx.inputs, ctx.cache["runtime"],
-                                                  Path(ctx.data_dir)))
+@dataclass
+class Pairing:
+    """The student's gated channel, the referee, and (once it ran) the vanilla baseline."""
+
+    student: ProgressChannel
+    referee: Referee
+    box: dict[str, Baseline]
+
+    def baseline(self) -> Baseline | None:
+        """The vanilla job's result after the referee is done (None if it never ran)."""
+        self.referee.result()
+        return self.box.get("vanilla")
+
+
+def pair(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir: Path) -> Pairing:
+    """A started referee waiting for the student's "zg ready 0"; pass .student to the sandbox."""
+    cpu = shared_cpu()
+    box: dict[str, Baseline] = {}
+
+    def launch() -> tuple[ProgressChannel, threading.Thread]:
+        b = ProgressChannel(gated=True, cpu=cpu)
+        t = threading.Thread(target=lambda: box.update(
+            vanilla=run_vanilla(inputs, runtime, data_dir, b)), daemon=True)
+        t.start()
+        return b, t
+
+    a = ProgressChannel(gated=True, cpu=cpu)
+    runs, steps = len(inputs["b_seeds"]), int(inputs["b_train_x"].shape[0])
+    return Pairing(a, Referee(a, launch, runs, steps).start(), box)

@@ -4,8 +4,10 @@ Property judges (rope_errors, swiglu_error) are pure functions of arrays: the sa
 only to skip a pointless benchmark, the trusted side re-runs them on the returned arrays.
 The training loop (train_runs) is the single code path for the student's variant and the
 vanilla reference, so both get identical data, tokens per step, optimiser, schedule,
-precision and seeds. After each optimiser step it writes "zg RUN STEP" to the progress pipe;
-the trusted side timestamps those lines (the sandbox never reports its own timings).
+precision and seeds. Everything it does happens in turns the trusted side hands out: per run,
+build the model ("zg ready RUN"), each optimiser step ("zg RUN STEP"), the held-out logits
+("zg val RUN"). The trusted side times each step from handing out the turn to the arrival of
+its line (the sandbox never reports its own timings).
 """
 
 import os
@@ -17,16 +19,47 @@ PROP_TOL = 1e-5
 
 
 class Channel:
-    """Writes step reports to the fd named by $ZG_PROGRESS_FD (a no-op when there is none)."""
+    """Step reports to $ZG_PROGRESS_FD; before each step, one byte (the turn) from $ZG_GATE_FD."""
 
     def __init__(self):
-        fd = os.environ.get("ZG_PROGRESS_FD", "")
-        self.fd = int(fd) if fd.isdigit() else None
+        self.fd, self.gate = _fd("ZG_PROGRESS_FD"), _fd("ZG_GATE_FD")
+
+    def begin(self):
+        """The benchmark has started (its first turn is awaited next)."""
+        self._write("zg bench")
+
+    def ready(self, run):
+        """The model for this run is built (in its own turn)."""
+        self._write(f"zg ready {run}")
+
+    def done(self, run):
+        """This run's held-out logits are computed (in their own turn)."""
+        self._write(f"zg val {run}")
+
+    def wait(self):
+        """Block until the grader hands out the next turn."""
+        if self.gate is not None and not os.read(self.gate, 1):
+            raise RuntimeError("the grader ended the benchmark (see the timing check)")
 
     def step(self, run, step):
         """One finished optimiser step."""
+        self._write(f"zg {run} {step}")
+
+    def _write(self, text):
         if self.fd is not None:
-            os.write(self.fd, f"zg {run} {step}\n".encode())
+            os.write(self.fd, (text + "\n").encode())
+
+
+class Quiet(Channel):
+    """No reports and no turns: training that is not timed (the specialist track)."""
+
+    def __init__(self):
+        self.fd = self.gate = None
+
+
+def _fd(name):
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 def toeplitz_error(s):
@@ -107,11 +140,15 @@ def train_runs(make_model, inputs, chan, prefix="b_"):
     VX = torch.from_numpy(np.ascontiguousarray(inputs[prefix + "val_x"])).long().to(dev)
     lr = float(inputs[prefix + "lr"][0])
     out, losses, model = [], [], None
+    chan.begin()
     for run, seed in enumerate(inputs[prefix + "seeds"].tolist()):
+        chan.wait()
         torch.manual_seed(int(seed))
         model = make_model().to(dev).train()
         opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        chan.ready(run)
         for step in range(X.shape[0]):
+            chan.wait()
             with autocast(dev):
                 _, loss = model(X[step], Y[step])
             opt.zero_grad(set_to_none=True)
@@ -121,9 +158,11 @@ def train_runs(make_model, inputs, chan, prefix="b_"):
             if dev == "cuda":
                 torch.cuda.synchronize()
             chan.step(run, step)
+        chan.wait()
         model.eval()
         with torch.no_grad():
             out.append(logits_of(model(VX), *VX.shape).float().cpu())
+        chan.done(run)
     arrays = {"val_logits": torch.stack(out), "losses": torch.stack(losses).cpu(),
               "device_name": device_name_bytes(dev)}
     return arrays, model

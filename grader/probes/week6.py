@@ -7,7 +7,15 @@ and only after its own quick property pre-check (the trusted side judges again a
 import torch
 from torch import nn
 
-from .capstone_common import Channel, device, rope_errors, rope_ok, swiglu_error, train_runs
+from .capstone_common import (
+    Channel,
+    Quiet,
+    device,
+    rope_errors,
+    rope_ok,
+    swiglu_error,
+    train_runs,
+)
 from .week5 import load, need, ref_weights, tensor
 
 TRACKS = ("specialist", "inspector", "architect")
@@ -151,7 +159,7 @@ def specialist(ns, inputs):
         raise RuntimeError("skipped: the corpus capstone/data.txt was not accepted")
     dev = device()
     setup(ns, inputs, "s_cfg", dev)
-    arrays, model = train_runs(lambda: need(ns, "GPTLanguageModel")(), inputs, Channel(), "s_")
+    arrays, model = train_runs(lambda: need(ns, "GPTLanguageModel")(), inputs, Quiet(), "s_")
     ns[TRAINED] = model
     return arrays
 

@@ -10,7 +10,9 @@ make_inputs(rng, data_dir) -> dict[str, np.ndarray]   fresh grader-chosen inputs
 CHECKS: list[grader.checks.CheckSpec]                  points sum to 100
 
 Optional hooks (week 6): make_job_inputs(rng, data_dir, source, on_gpu) replaces make_inputs;
-PROGRESS = True gives the job a timestamped progress pipe (ctx.cache["runtime"]["progress"]);
+pair(inputs, runtime, data_dir) -> a grader.capstone.trusted.Pairing whose gated channel the
+job gets, and whose referee times the benchmark against a trusted job
+(ctx.cache["runtime"]["paired"]);
 checks_for(ctx) -> the CheckSpecs that apply (points sum to 100); benchmarks(ctx, results)
 -> list[dict] for GradeReport.benchmarks; extras(ctx, results) -> dict for GradeReport.extras.
 

@@ -5,11 +5,13 @@ positions 0..T-1) and/or `SwiGLU(n_embd)` (nn.Linear w1, w3: n_embd -> hidden, w
 n_embd) and the variant `GPTLanguageModel()`; Inspector: `get_attention_maps(model, idx)`;
 Specialist: the fork's capstone/data.txt and `GPTLanguageModel()`.
 
-Trust: timings are arrival times, taken here, of the step reports the grader's training loop
-writes to a dedicated pipe (prints are never read); losses are computed here from logits on
-held-out tokens the grader chose; the vanilla baseline runs from trusted code in a separate
-sandbox job (grader/capstone/trusted.py). Figures reach report.benchmarks only when the
-benchmark check (Architect) or the held-out check (Specialist) passed.
+Trust: a step's time is taken here, from handing the job its turn to the arrival of the
+report the grader's training loop writes to a dedicated pipe (prints are never read); losses
+are computed here from logits on held-out tokens the grader chose; the vanilla baseline runs
+from trusted code in a separate sandbox job, step for step in turn with the student's job,
+which is frozen meanwhile (grader/capstone/trusted.py, grader/turns.py). Figures reach
+report.benchmarks only when the benchmark check (Architect) or the held-out check
+(Specialist) passed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from grader.capstone import architect, inspector, specialist
 from grader.capstone.inputs import make_job_inputs
 from grader.capstone.measure import mean_std
+from grader.capstone.trusted import pair
 from grader.checks import CheckFailed, CheckSpec, Ctx
 from grader.report import CheckResult
 from grader.sandbox import Limits
@@ -32,11 +35,10 @@ HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 10, "eval_in
                      "eval_iters": 2, "n_embd": 32, "n_head": 4, "n_layer": 2, "dropout": 0.0}
 SNAPSHOTS: dict = {}
 LIMITS = Limits(wall_s=180, memory_mb=3072)
-PROGRESS = True
 TRACKS = ("specialist", "inspector", "architect")
 NO_TRACK = "CAPSTONE_TRACK"
 
-__all__ = ["make_job_inputs", "make_inputs"]
+__all__ = ["make_job_inputs", "make_inputs", "pair"]
 
 
 def make_inputs(rng: np.random.Generator, data_dir: Any) -> dict[str, np.ndarray]:

@@ -170,6 +170,30 @@ def test_cheating_gets_a_clear_error_and_no_leaderboard_entry(cheat: str, data_d
     assert r.benchmarks == []
 
 
+BURN = ("CAPSTONE_TRACK = \"architect\"",
+        "CAPSTONE_TRACK = \"architect\"\nimport os, signal, subprocess, sys\n"
+        "_burner = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "os.kill(_burner.pid, signal.SIGSTOP)\n_read = os.read\n"
+        "def _waiting_read(fd, n):\n    os.kill(_burner.pid, signal.SIGCONT)\n    try:\n"
+        "        return _read(fd, n)\n    finally:\n"
+        "        os.kill(_burner.pid, signal.SIGSTOP)\n"
+        "os.read = _waiting_read\n")
+
+
+def _ratio(r: GradeReport) -> float:
+    return next(b["value"] for b in r.benchmarks if b["metric"] == "speed_ratio")
+
+
+def test_burning_cpu_in_the_baselines_turns_gains_nothing(data_dir: Path) -> None:
+    """A notebook that runs a CPU burner process whenever its own loop waits for the turn,
+    i.e. during the vanilla job's steps on the same core: frozen meanwhile, it cannot slow
+    them down. Unfrozen, it would take half the core from the baseline and ~double its ratio."""
+    cheat = run(mutate("architect", BURN), data_dir)
+    honest = correct("architect", data_dir)
+    assert cheat.score == 100, [(c.name, c.message) for c in cheat.checks if not c.passed]
+    assert _ratio(cheat) < 1.2 * _ratio(honest), (_ratio(cheat), _ratio(honest))
+
+
 def test_printed_timings_are_never_read(data_dir: Path) -> None:
     ok = correct("architect", data_dir)
     assert "tokens/s" not in ok.stdout  # the figures come only from the trusted side
@@ -211,25 +235,50 @@ def test_missing_track_scores_0_naming_capstone_track(data_dir: Path) -> None:
     assert "CAPSTONE_TRACK" in r.checks[0].message and r.benchmarks == []
 
 
-def test_repeated_benchmark_is_consistent(data_dir: Path) -> None:
-    """The same benchmark (trusted vanilla job) three times: complete, finite, comparable.
-
-    Speed is judged by bench/capstone_bench.py (it prints the CV over repeats against the 5%
-    target), not by a timed test: this VM's CPU speed swings up to 2x between runs. What must
-    hold everywhere is that honest repeats stay well inside the slowdown the grader treats as
-    cheating, or an honest variant could be rejected.
-    """
-    from grader.capstone import architect
-
-    inputs = week6.make_inputs(np.random.default_rng(3), data_dir)
+def _vanilla_vs_vanilla(inputs: dict[str, np.ndarray], data_dir: Path) -> list[float]:
+    """The trusted baseline paired with itself through two sandboxed jobs: per-seed ratios."""
     rt = {"backend": "auto", "gpu": [], "limits": week6.LIMITS}
+    p = trusted.pair(inputs, rt, data_dir)
+    a = trusted.run_vanilla(inputs, rt, data_dir, p.student)
+    base = p.baseline()
+    assert not a.error and base is not None and not base.error, (a.error, base)
+    assert p.referee.violation is None, p.referee.violation
     steps, B, T = inputs["b_train_x"].shape[:3]
-    means = []
+    warm = int(inputs["b_warmup"][0])
+    mine, van = (measure.run_stats(measure.step_times(p.referee.durations[k], 3, steps), warm,
+                                   B * T) for k in ("a", "b"))
+    return [x.tokens_per_s / y.tokens_per_s for x, y in zip(mine, van, strict=True)]
+
+
+def test_repeated_paired_benchmark_agrees_with_itself(data_dir: Path) -> None:
+    """The same pairing three times: every step reported and timed, and identical code runs
+    at the same speed as its partner in each repeat (the steps alternate on one core).
+
+    Absolute tokens/s are judged by bench/capstone_bench.py (CV over repeats), not by a timed
+    test: this VM's single-core speed swings 1.6x within seconds. The ratio of two identical
+    jobs is what the pairing controls; a wide band (≈20 σ of what the bench measures) so
+    that only a broken pairing fails (e.g. the two jobs on different cores, or one frozen
+    inside its own turns).
+    """
+    inputs = week6.make_inputs(np.random.default_rng(3), data_dir)
     for _ in range(3):
-        base = trusted.run_vanilla(inputs, rt, data_dir)
-        assert not base.error, base.error
-        times = measure.step_times(base.progress, 3, steps)  # raises unless every step reported
-        stats = measure.run_stats(times, int(inputs["b_warmup"][0]), B * T)
-        assert all(np.isfinite(s.tokens_per_s) and s.tokens_per_s > 0 for s in stats)
-        means.append(float(np.median([s.tokens_per_s for s in stats])))
-    assert max(means) / min(means) < architect.MAX_SLOWDOWN, means
+        ratios = _vanilla_vs_vanilla(inputs, data_dir)
+        assert all(0.8 < r < 1.25 for r in ratios), ratios
+
+
+@pytest.mark.gpu
+def test_architect_on_cuda_pairs_with_vanilla_and_reports_mfu(data_dir: Path) -> None:
+    """The CUDA path unchanged: bound /dev/nvidiaN, bf16 autocast, turns, MFU from the table."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    nodes = sorted(str(p) for p in Path("/dev").glob("nvidia[0-9]*"))[:1]
+    src = source.from_bytes(notebook("architect"), "week6.ipynb", 6)
+    r = grade.grade(src, data_dir, seed=1, gpu_devices=nodes)
+    assert r.score == 100, [(c.name, c.message) for c in r.checks if not c.passed]
+    rows = {b["metric"]: b for b in r.benchmarks if b["seed"] is None}
+    name = torch.cuda.get_device_name(0)
+    assert rows["speed_ratio"]["device"] == name and 0 < rows["speed_ratio"]["value"] < 3
+    if measure.peak_flops(name) is not None:  # a card in the peak table
+        assert 0 < rows["mfu"]["value"] < 1

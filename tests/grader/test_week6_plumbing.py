@@ -1,5 +1,5 @@
 """Week-6 plumbing: the GPU bwrap arguments, the timestamped progress pipe, step-time parsing,
-MFU table, and storing report.benchmarks as `benchmark` rows."""
+MFU table, and storing report.benchmarks as `benchmark` rows (turn-taking: test_turns.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.models import Benchmark
 from grader import sandbox
 from grader.capstone import measure
 from grader.sandbox import Job, Limits
+from grader.turns import PROGRESS_ENV
 from tests.factories import make_submission
 from workers.benchmarks import record_benchmarks
 
@@ -45,9 +46,9 @@ def test_gpu_job_binds_only_its_nodes_plus_the_driver_control_nodes(tmp_path: Pa
 
 def test_progress_env_reaches_the_sandbox_only_when_asked(tmp_path: Path) -> None:
     job = _job(tmp_path)
-    cmd = sandbox.bwrap_command(job, ["python"], Limits(), [], {sandbox.PROGRESS_ENV: "7"})
-    assert f"--setenv {sandbox.PROGRESS_ENV} 7" in " ".join(cmd)
-    assert sandbox.PROGRESS_ENV not in " ".join(sandbox.bwrap_command(job, ["p"], Limits(), []))
+    cmd = sandbox.bwrap_command(job, ["python"], Limits(), [], {PROGRESS_ENV: "7"})
+    assert f"--setenv {PROGRESS_ENV} 7" in " ".join(cmd)
+    assert PROGRESS_ENV not in " ".join(sandbox.bwrap_command(job, ["p"], Limits(), []))
 
 
 def test_gpu_jobs_run_without_rlimit_as(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,9 +90,10 @@ def test_step_times_demand_exactly_the_expected_reports() -> None:
             measure.step_times(bad, 2, 3)
 
 
-def test_run_stats_use_median_after_warmup() -> None:
-    t = torch.tensor([[0.0, 1.0, 1.01, 1.02, 1.03, 1.5]]).numpy()  # one slow step at the end
-    (s,) = measure.run_stats(t, warmup=2, tokens_per_step=100)
+def test_run_stats_use_the_mean_after_warmup() -> None:
+    """The mean: a job that moves work between its turns (fast, fast, slow) gains nothing."""
+    d = torch.tensor([[1.0, 0.5, 0.001, 0.001, 0.028]]).numpy()  # two warm-up steps
+    (s,) = measure.run_stats(d, warmup=2, tokens_per_step=100)
     assert s.ms_per_iter == pytest.approx(10.0) and s.tokens_per_s == pytest.approx(1e4)
     assert measure.mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
 
