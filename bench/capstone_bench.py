@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.capstone import inputs as capinputs  # noqa: E402
 from grader.capstone import measure  # noqa: E402
-from grader.probes.capstone_common import train_runs  # noqa: E402
+from grader.probes.capstone_common import Channel, train_runs  # noqa: E402
 from grader.turns import Referee  # noqa: E402
 from reference.capstone import cross_entropy  # noqa: E402
 from reference.gpt_variants import GPTVariant, VariantConfig  # noqa: E402
@@ -41,10 +41,12 @@ VARIANTS = {"vanilla": {}, "rope": {"rope": True}, "swiglu": {"swiglu": True},
 Figures = tuple[list[float], list[float], list[float]]  # tokens/s, ratio, val loss per seed
 
 
-class ThreadSide:
-    """A trainer thread the Referee hands turns to (a Side), and its train_runs channel."""
+class ThreadSide(Channel):
+    """A trainer thread the Referee hands turns to (a Side): train_runs' own channel, with the
+    pipes replaced by a queue (its step reports) and a semaphore (its turns)."""
 
     def __init__(self) -> None:
+        self.fd = self.gate = None
         self.arrivals: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self.turns = threading.Semaphore(0)
         self.closed = False
@@ -65,25 +67,13 @@ class ThreadSide:
     def resume(self) -> None:
         pass
 
-    def _put(self, text: str) -> None:
+    def _write(self, text: str) -> None:
         self.arrivals.put((time.monotonic(), text))
-
-    def begin(self) -> None:
-        self._put("zg bench")
-
-    def ready(self, run: int) -> None:
-        self._put(f"zg ready {run}")
-
-    def done(self, run: int) -> None:
-        self._put(f"zg val {run}")
 
     def wait(self) -> None:
         self.turns.acquire()
         if self.closed:
             raise RuntimeError("the referee ended the benchmark")
-
-    def step(self, run: int, step: int) -> None:
-        self._put(f"zg {run} {step}")
 
     def train(self, cfg: VariantConfig, inputs: dict[str, np.ndarray]) -> threading.Thread:
         """Start training in a thread; it says when it has ended."""

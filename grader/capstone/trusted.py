@@ -83,7 +83,7 @@ class Pairing:
 
 
 def pair(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir: Path) -> Pairing:
-    """A started referee waiting for the student's "zg ready 0"; pass .student to the sandbox."""
+    """A started referee waiting for the student's "zg bench"; pass .student to the sandbox."""
     cpu = shared_cpu()
     box: dict[str, Baseline] = {}
 
