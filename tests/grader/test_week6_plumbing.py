@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from sqlalchemy import select
@@ -16,8 +17,11 @@ from sqlalchemy.orm import Session
 from app.models import Benchmark
 from grader import sandbox
 from grader.capstone import measure
+from grader.capstone.inputs import CUDA, make_job_inputs
+from grader.probes.capstone_common import Quiet, train_runs
 from grader.sandbox import Job, Limits
 from grader.turns import PROGRESS_ENV
+from reference.gpt_variants import GPTVariant, VariantConfig
 from tests.factories import make_submission
 from workers.benchmarks import record_benchmarks
 
@@ -134,3 +138,20 @@ def test_gpu_sandbox_sees_cuda(tmp_path: Path) -> None:
         "import torch\nprint(torch.cuda.is_available(), torch.cuda.device_count())\n")
     r = sandbox.run(job, [PY, "-I", "-S", "/zg/runner/s.py"], Limits(wall_s=120), "bwrap", nodes)
     assert r.ok and r.stdout.split() == ["True", "1"], r.stderr
+
+
+def test_the_cuda_profile_builds_and_trains_on_cpu(data_dir: Path) -> None:
+    """The GPU profile's inputs are consistent and its loop runs (two steps, one seed, on the
+    CPU), so a config mistake shows up here and not first on a GPU worker."""
+    inputs = make_job_inputs(np.random.default_rng(0), data_dir, None, on_gpu=True)
+    V, T, C, H, L = (int(v) for v in inputs["cfg"])
+    assert (T, C, H, L) == (CUDA.block_size, CUDA.n_embd, CUDA.n_head, CUDA.n_layer)
+    assert inputs["b_train_x"].shape == (CUDA.steps, CUDA.batch, T)
+    assert CUDA.warmup < CUDA.steps and C % H == 0
+    small = inputs | {"b_train_x": inputs["b_train_x"][:2], "b_train_y": inputs["b_train_y"][:2],
+                      "b_seeds": inputs["b_seeds"][:1]}
+    cfg = VariantConfig(vocab_size=V, block_size=T, n_embd=C, n_head=H, n_layer=L, dropout=0.0,
+                        rope=True, swiglu=True)
+    arrays, _ = train_runs(lambda: GPTVariant(cfg), small, Quiet())
+    assert tuple(arrays["val_logits"].shape) == (1, CUDA.n_val, T, V)
+    assert torch.isfinite(arrays["losses"]).all()
