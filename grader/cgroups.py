@@ -133,9 +133,38 @@ def _make(parent: Path, name: str) -> Path:
     return d
 
 
+def _owner_alive(name: str) -> bool:
+    """Whether the grader process that made the group (its name starts "PID-") still runs."""
+    pid = name.split("-", 1)[0]
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        pass
+    return True
+
+
+def reap_orphans() -> int:
+    """Thaw, kill and remove the groups whose grader process is gone (it died mid-job, maybe
+    with the job frozen, where no signal reaches it); how many."""
+    found: dict[str, list[Path]] = {}
+    for sub in ("", "pids", "memory", "freezer"):
+        base = ROOT / sub / "zerograd"
+        for d in sorted(base.iterdir()) if base.is_dir() else []:
+            if d.is_dir() and not _owner_alive(d.name):
+                found.setdefault(d.name, []).append(d)
+    for dirs in found.values():
+        freezer = next((d for d in dirs if d.parent.parent.name == "freezer"), None)
+        kind = "v1" if any(d.parent.parent != ROOT for d in dirs) else "v2"
+        Group(kind, dirs, dirs[0], freezer, frozen=True).destroy()
+    return len(found)
+
+
 def create(memory_mb: int, max_procs: int) -> Group | None:
-    """A fresh limited group, or None when cgroups are not writable here."""
-    name = uuid.uuid4().hex[:12]
+    """A fresh limited group, or None when cgroups are not writable here (orphans reaped)."""
+    reap_orphans()
+    name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     mem = str(memory_mb * 1024 * 1024)
     try:
         if (ROOT / "cgroup.controllers").exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -194,3 +195,19 @@ def test_gated_job_gets_both_fds_and_sees_end_of_file_when_the_gate_closes(tmp_p
     chan.close_gate(free_turns=2)
     t.join(20)
     assert [x for _, x in box["r"].progress] == ["turn"] * 5 + ["eof"]
+
+
+def test_groups_left_frozen_by_a_dead_grader_are_reaped() -> None:
+    """A worker killed while the student's job was frozen leaves a frozen group that no signal
+    reaches; the next job's cgroups.create() thaws, kills and removes it."""
+    group = cgroups.create(256, 16)
+    if group is None:
+        pytest.skip("cgroups are not writable here")
+    proc = subprocess.Popen(["sleep", "60"], preexec_fn=group.join)
+    group.freeze()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    moved = [d.rename(d.with_name(f"{dead.pid}-orphan")) for d in group.dirs]
+    assert cgroups.reap_orphans() == 1
+    assert proc.wait(timeout=10) == -9
+    assert not any(d.exists() for d in moved)
