@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -133,9 +135,17 @@ def _make(parent: Path, name: str) -> Path:
     return d
 
 
+def _host() -> str:
+    """This host's (or container's) name, as it may appear in a group name."""
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40]
+
+
 def _owner_alive(name: str) -> bool:
-    """Whether the grader process that made the group (its name starts "PID-") still runs."""
-    pid = name.split("-", 1)[0]
+    """Whether the grader that made the group ("PID-RANDOM-HOST") still runs; a group made on
+    another host or container (another PID namespace) is never judged dead from here."""
+    pid, _, host = (name.split("-", 2) + ["", ""])[:3]
+    if host != _host():
+        return True
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -164,7 +174,7 @@ def reap_orphans() -> int:
 def create(memory_mb: int, max_procs: int) -> Group | None:
     """A fresh limited group, or None when cgroups are not writable here (orphans reaped)."""
     reap_orphans()
-    name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}-{_host()}"
     mem = str(memory_mb * 1024 * 1024)
     try:
         if (ROOT / "cgroup.controllers").exists():

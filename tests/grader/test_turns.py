@@ -207,7 +207,10 @@ def test_groups_left_frozen_by_a_dead_grader_are_reaped() -> None:
     group.freeze()
     dead = subprocess.Popen(["true"])
     dead.wait()
-    moved = [d.rename(d.with_name(f"{dead.pid}-orphan")) for d in group.dirs]
+    elsewhere = [d.rename(d.with_name(f"{dead.pid}-orphan-otherhost")) for d in group.dirs]
+    assert cgroups.reap_orphans() == 0  # another container's pid: not ours to judge
+    assert proc.poll() is None
+    moved = [d.rename(d.with_name(f"{dead.pid}-orphan-{cgroups._host()}")) for d in elsewhere]
     assert cgroups.reap_orphans() == 1
     assert proc.wait(timeout=10) == -9
     assert not any(d.exists() for d in moved)
