@@ -155,6 +155,9 @@ class Entry:
     stats: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # mean, std, n
 
 
+DEFAULT_SORT = {"architect": "speed_ratio", "specialist": "val_loss_gain"}  # higher is better
+
+
 def leaderboard(session: Session, sort: str = "", desc: bool = True,
                 ) -> dict[str, tuple[list[str], list[Entry]]]:
     """{track: (metrics, entries)} from the benchmark rows of graded submissions."""
@@ -184,7 +187,8 @@ def leaderboard(session: Session, sort: str = "", desc: bool = True,
         for (login, device), e in entries.items():
             st = {m: (sum(v) / len(v), _std(v), len(v)) for m, v in e["m"].items()}
             rows.append(Entry(login, device, e["sid"], st))
-        key = sort if sort in metrics else (metrics[0] if metrics else "")
+        key = next((k for k in (sort, DEFAULT_SORT.get(track, "")) if k in metrics),
+                   metrics[0] if metrics else "")
         rows.sort(key=lambda r: r.stats.get(key, (-math.inf if desc else math.inf,))[0],
                   reverse=desc)
         out[track] = (metrics, rows)

@@ -91,17 +91,15 @@ UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu"
 def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
     r, rows = ctx.cache["benchmark"], []
     dev = r["device"]
-    for side, prefix in (("variant", ""), ("vanilla", "vanilla_")):
-        for metric, values in r[side].items():
-            if not prefix:
-                rows += [_row("architect", metric, v, UNITS[metric], dev, s)
-                         for v, s in zip(values, r["seeds"], strict=True)]
-            m, s = mean_std(values)
-            rows += [_row("architect", prefix + metric, m, UNITS[metric], dev),
-                     _row("architect", prefix + metric + "_std", s, UNITS[metric], dev)]
-    m, s = mean_std(r["ratio"])
-    return rows + [_row("architect", "speed_ratio", m, "x", dev),
-                   _row("architect", "speed_ratio_std", s, "x", dev)]
+    series = [(prefix + metric, UNITS[metric], values) for side, prefix in
+              (("variant", ""), ("vanilla", "vanilla_")) for metric, values in r[side].items()]
+    for metric, unit, values in [*series, ("speed_ratio", "x", r["ratio"])]:
+        m, s = mean_std(values)  # per seed, then mean and std (the leaderboard uses the seeds)
+        rows += [_row("architect", metric, v, unit, dev, seed)
+                 for v, seed in zip(values, r["seeds"], strict=True)]
+        rows += [_row("architect", metric, m, unit, dev),
+                 _row("architect", metric + "_std", s, unit, dev)]
+    return rows
 
 
 def benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:

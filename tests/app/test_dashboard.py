@@ -221,3 +221,18 @@ def test_leaderboard_uses_per_seed_rows_not_aggregates(client, db_session: Sessi
     board = client.get("/dashboard/leaderboard").text
     assert "120" in board and "n=3" in board and "± 20" in board
     assert "tokens_per_s_std" not in board
+
+
+def test_architect_board_ranks_by_speed_ratio_with_its_spread(client, db_session: Session) -> None:  # type: ignore[no-untyped-def]
+    for login_, ratios, ms in (("slow-ratio", [0.5, 0.6, 0.7], 9.0),
+                               ("fast-ratio", [1.1, 1.2, 1.3], 1.0)):
+        sub = _graded(db_session, make_student(db_session, github_login=login_), 90.0,
+                      DEADLINE, week=6)
+        for seed, v in enumerate(ratios):
+            for metric, value in (("speed_ratio", v), ("ms_per_iter", ms)):
+                make_benchmark(db_session, submission=sub, track="architect", metric=metric,
+                               value=value, seed=seed)
+    login(client, db_session)
+    board = client.get("/dashboard/leaderboard").text
+    assert board.index("fast-ratio") < board.index("slow-ratio")  # by ratio, not ms/iter
+    assert "1.2 ± 0.1" in board and "n=3" in board

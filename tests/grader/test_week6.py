@@ -94,8 +94,9 @@ def test_architect_benchmark_rows_carry_mean_and_std(data_dir: Path) -> None:
         assert (metric, None) in rows and (metric + "_std", None) in rows, metric
     assert all(b["device"] == "cpu" and np.isfinite(b["value"]) for b in r.benchmarks)
     assert not any(b["metric"].startswith("mfu") for b in r.benchmarks)  # CPU: no MFU
-    tps = [rows[("tokens_per_s", s)]["value"] for s in seeds]
-    assert rows[("tokens_per_s", None)]["value"] == pytest.approx(float(np.mean(tps)))
+    for metric in ("tokens_per_s", "speed_ratio", "vanilla_tokens_per_s"):  # seeds, then mean
+        per_seed = [rows[(metric, s)]["value"] for s in seeds]
+        assert rows[(metric, None)]["value"] == pytest.approx(float(np.mean(per_seed)))
     assert 0.2 < rows[("speed_ratio", None)]["value"] < 5
 
 
