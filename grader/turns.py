@@ -1,11 +1,12 @@
 """Step reports from a sandboxed job, and turn-taking between two jobs that train side by side.
 
-A job writes "zg RUN STEP" lines to the progress pipe ($ZG_PROGRESS_FD). A gated job also
-reads one byte from the gate pipe ($ZG_GATE_FD) before each step: it may start a step only
-when the trusted side hands it the turn. The Referee alternates single training steps of two
-jobs (the student's variant and the vanilla reference), freezing the one whose turn it is
-not, so that both see the same machine at the same moment and neither can run in the other's
-time. A step's duration is measured here: from handing out the turn to the report's arrival.
+A job writes report lines ("zg RUN STEP", ...) to the progress pipe ($ZG_PROGRESS_FD). A
+gated job also reads one byte from the gate pipe ($ZG_GATE_FD) before each piece of work: it
+may start it only when the trusted side hands it the turn. The Referee alternates the turns of
+two jobs (the student's variant and the vanilla reference) one training step at a time, on
+one core, with the student's job frozen outside its own turns: both see the same machine at
+the same moment and neither can run in the other's time. A step's duration is measured here:
+from handing out the turn to the arrival of the step's report.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class Referee:
         self.runs, self.steps, self.wait_s = runs, steps, wait_s
         self.durations: dict[str, list[Line]] = {"a": [], "b": []}  # (seconds, "zg r s")
         self.violation: Violation | None = None
-        self.engaged = False  # a said it was ready, so b was launched
+        self.engaged = False  # a started its benchmark, so b was launched
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Referee:
