@@ -127,12 +127,13 @@ TICKER = ("import os, time\nfd = int(os.environ['ZG_PROGRESS_FD'])\n"
           "for i in range(400):\n    os.write(fd, f'{i}\\n'.encode())\n    time.sleep(0.01)\n")
 
 
-def _start(tmp_path: Path, backend: str, chan: ProgressChannel, limits: Limits
-           ) -> tuple[threading.Thread, dict[str, sandbox.SandboxResult]]:
+def _start(tmp_path: Path, backend: str, chan: ProgressChannel, limits: Limits,
+           script: str = TICKER) -> tuple[threading.Thread, dict[str, sandbox.SandboxResult]]:
+    """Run script in a sandboxed job on a thread; the result lands in box["r"]."""
     job = Job(tmp_path / "j")
     job.make_dirs()
     os.chmod(job.root, 0o711)
-    (job.runner / "s.py").write_text(TICKER)
+    (job.runner / "s.py").write_text(script)
     box: dict[str, sandbox.SandboxResult] = {}
     t = threading.Thread(target=lambda: box.update(r=sandbox.run(
         job, [PY, "-I", "-S", "/zg/runner/s.py"], limits, backend, progress=chan)))
@@ -178,17 +179,11 @@ def test_a_frozen_job_is_still_killed_at_its_wall_limit(tmp_path: Path) -> None:
 
 def test_gated_job_gets_both_fds_and_sees_end_of_file_when_the_gate_closes(tmp_path: Path
                                                                            ) -> None:
-    job = Job(tmp_path / "j")
-    job.make_dirs()
-    os.chmod(job.root, 0o711)
-    (job.runner / "s.py").write_text(
-        f"import os\nw, g = int(os.environ['{PROGRESS_ENV}']), int(os.environ['{GATE_ENV}'])\n"
-        "while os.read(g, 1):\n    os.write(w, b'turn\\n')\nos.write(w, b'eof\\n')\n")
+    script = (f"import os\nw, g = int(os.environ['{PROGRESS_ENV}']), "
+              f"int(os.environ['{GATE_ENV}'])\n"
+              "while os.read(g, 1):\n    os.write(w, b'turn\\n')\nos.write(w, b'eof\\n')\n")
     chan = ProgressChannel(gated=True)
-    box: dict[str, sandbox.SandboxResult] = {}
-    t = threading.Thread(target=lambda: box.update(r=sandbox.run(
-        job, [PY, "-I", "-S", "/zg/runner/s.py"], Limits(wall_s=30), "bwrap", progress=chan)))
-    t.start()
+    t, box = _start(tmp_path, "bwrap", chan, Limits(wall_s=30), script)
     for _ in range(3):
         chan.go()
         assert chan.arrivals.get(timeout=20)[1:] == ("turn",)  # type: ignore[index]
