@@ -60,11 +60,7 @@ class Group:
             _switch(self.freezer_dir / "freezer.state", state, self.freezer_dir / "freezer.state",
                     state)
         else:  # no freezer: stop each process (a process forked meanwhile is caught next time)
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGSTOP if on else signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
+            stop_processes(self.pids(), on)
 
     def kill(self) -> None:
         """SIGKILL every process in the group until it is empty (thawed first: a frozen
@@ -112,6 +108,15 @@ class Group:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def stop_processes(pids: list[int], on: bool) -> None:
+    """SIGSTOP (on) or SIGCONT each process; those already gone or not ours are skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP if on else signal.SIGCONT)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _write(path: Path, value: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import queue
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -113,11 +112,7 @@ class ProgressChannel:
         if self.group is not None:
             self.group.freeze() if on else self.group.thaw()
             return
-        for pid in process_tree(self.pgid) if self.pgid else []:
-            try:
-                os.kill(pid, signal.SIGSTOP if on else signal.SIGCONT)
-            except (ProcessLookupError, PermissionError):
-                pass
+        cgroups.stop_processes(process_tree(self.pgid) if self.pgid else [], on)
 
     def finish(self) -> list[Line]:
         """Wait briefly for the reader (the job is dead); what arrived."""
