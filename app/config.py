@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("REDIS_URL", "ZEROGRAD_REDIS_URL")
     )
     data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"
-    sandbox_backend: str = "auto"  # auto | bwrap | fallback
+    sandbox_backend: Literal["bwrap", "fallback"] = "bwrap"  # fallback: UNSAFE, local dev only
 
     # web
     host: str = "127.0.0.1"

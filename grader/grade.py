@@ -34,7 +34,7 @@ MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 
 def grade(source: Source, data_dir: Path | str, *, seed: int | None = None,
-          limits: sandbox.Limits | None = None, backend: str = "auto",
+          limits: sandbox.Limits | None = None, backend: str = "bwrap",
           gpu_devices: list[str] | None = None) -> GradeReport:
     """Run the student's code in the sandbox and judge its outputs against the reference."""
     t0 = time.perf_counter()

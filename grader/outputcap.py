@@ -5,6 +5,9 @@ from __future__ import annotations
 import selectors
 import subprocess
 import time
+from collections.abc import Callable
+
+TICK_S = 0.1
 
 
 class OutputCap:
@@ -22,14 +25,22 @@ class OutputCap:
         self.sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
         self.sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
 
-    def pump(self, deadline: float) -> str | None:
-        """Read until both pipes close; return "timeout" or "output" if a limit hit."""
+    def pump(self, deadline: float,
+             tick: Callable[[], str | None] = lambda: None) -> str | None:
+        """Read until both pipes close; return "timeout", "output" or what tick() says (it is
+        called about every TICK_S seconds) if a limit hit."""
         open_streams = 2
+        next_tick = time.monotonic() + TICK_S
         while open_streams:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return "timeout"
-            for key, _ in self.sel.select(timeout=min(left, 0.5)):
+            if now >= next_tick:
+                next_tick = now + TICK_S
+                if reason := tick():
+                    return reason
+            for key, _ in self.sel.select(timeout=min(left, TICK_S)):
                 chunk = key.fileobj.read1(65536)  # type: ignore[union-attr]
                 if not chunk:
                     self.sel.unregister(key.fileobj)
@@ -42,6 +53,8 @@ class OutputCap:
         while self.proc.poll() is None:
             if time.monotonic() > deadline:
                 return "timeout"
+            if reason := tick():
+                return reason
             time.sleep(0.005)
         return None
 

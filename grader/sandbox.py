@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
-import resource
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import cgroups
+from grader import bwrap, cgroups, jail, syscalls
 from grader.outputcap import OutputCap
+from grader.results import ResultChannel
 from grader.turns import ProgressChannel
-
-OUR_PACKAGES = ("app", "grader", "reference", "workers")
-GPU_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
 
 
 @dataclass(frozen=True)
@@ -31,7 +27,19 @@ class Limits:
     keep_bytes: int = 32 * 1024  # kept for feedback, per stream
     file_mb: int = 64  # largest file the job may write
     scratch_mb: int = 256  # tmpfs working directory (bwrap only)
-    address_space: bool = True  # RLIMIT_AS; off for GPU jobs
+    tmp_mb: int = 64  # tmpfs /tmp and /dev/shm, each (bwrap only)
+    scratch_inodes: int = 20_000  # files + folders on each of those (bwrap only)
+    result_files: int = 64  # records on the result channel
+    result_mb: int = 64  # bytes on the result channel
+    address_space: bool = True  # RLIMIT_AS; off for GPU jobs (they need a memory cgroup)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot be set up as configured: an infrastructure fault, never a grade."""
+
+
+FALLBACK_WARNING = ("UNSAFE development sandbox (fallback): no filesystem, network or PID "
+                    "isolation and no syscall filter; never use it for real students")
 
 
 @dataclass
@@ -42,7 +50,7 @@ class SandboxResult:
     stdout: str
     stderr: str
     wall_s: float
-    killed: str | None = None  # "timeout" | "output" | "memory" | None
+    killed: str | None = None  # "timeout" | "output" | "memory" | "files" | "results" | None
     backend: str = "bwrap"
     notes: list[str] = field(default_factory=list)
     # (time.monotonic() on arrival, line) for each line the job wrote to the progress pipe
@@ -78,197 +86,215 @@ class Job:
             p.mkdir(parents=True, exist_ok=True)
 
 
-def bwrap_path() -> str | None:
-    """Path of a working bubblewrap, or None."""
-    return shutil.which("bwrap")
-
-
-def _python_binds() -> tuple[list[str], list[str]]:
-    """Read-only binds for the interpreter and the site-packages visible to it."""
-    args: list[str] = []
-    prefix = os.path.realpath(sys.base_prefix)
-    if not prefix.startswith("/usr"):
-        args += ["--ro-bind", prefix, prefix]
-    sites: list[str] = []
-    for i, site in enumerate(_site_dirs()):
-        dst = f"/zg/site{i}"
-        args += ["--ro-bind", site, dst]
-        for pkg in OUR_PACKAGES:  # never show the grader or the reference to students
-            if os.path.isdir(os.path.join(site, pkg)):
-                args += ["--tmpfs", f"{dst}/{pkg}"]
-        sites.append(dst)
-    return args, sites
-
-
-def _site_dirs() -> list[str]:
-    """The site-packages folders of this interpreter that hold numpy/torch."""
-    import site
-
-    dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
-    return [os.path.realpath(d) for d in dirs]
-
-
-def bwrap_command(job: Job, argv: list[str], limits: Limits, gpu_devices: list[str],
-                  extra_env: dict[str, str] | None = None) -> list[str]:
-    """The bwrap command line for a job (documented in README, tested).
-
-    GPU jobs bind only their assigned /dev/nvidiaN nodes plus the driver's shared control
-    nodes (nvidiactl, nvidia-uvm, nvidia-uvm-tools; bound if present); no other GPU is visible.
-    """
-    py_args, sites = _python_binds()
-    cmd = [
-        bwrap_path() or "bwrap",
-        "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-        "--die-with-parent", "--new-session", "--clearenv",
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-        "--dir", "/etc",
-        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(64 * 1024 * 1024), "--tmpfs", "/tmp",
-        *py_args,
-        "--size", str(limits.scratch_mb * 1024 * 1024), "--tmpfs", "/work",
-    ]
-    for f in sorted(job.work.iterdir()):
-        cmd += ["--ro-bind", str(f), f"/work/{f.name}"]
-    cmd += ["--ro-bind", str(job.runner), "/zg/runner", "--bind", str(job.out), "/zg/out"]
-    for dev in gpu_devices:
-        cmd += ["--dev-bind", dev, dev]
-    if gpu_devices:
-        for node in GPU_SHARED_NODES:
-            cmd += ["--dev-bind-try", node, node]
-    env = sandbox_env(sites, home="/work") | (extra_env or {})
-    for k, v in env.items():
-        cmd += ["--setenv", k, v]
-    cmd += ["--chdir", "/work", "--", *argv]
-    return cmd
-
-
-def sandbox_env(sites: list[str], home: str) -> dict[str, str]:
-    """The whole environment the student's process sees: no secrets."""
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "ZG_SITE": os.pathsep.join(sites),
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-    }
-
-
-def _rlimits(limits: Limits, drop_root: bool) -> None:
-    """Child-side setup before exec: limits, own session, optional uid drop."""
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    if limits.address_space:
-        # torch reserves virtual memory on import; leave headroom above the RSS budget
-        vm = (limits.memory_mb + 3072) * mb
-        resource.setrlimit(resource.RLIMIT_AS, (vm, vm))
-    if drop_root:
-        os.setgid(65534)
-        os.setgroups([])
-        os.setuid(65534)
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
+bwrap_path = bwrap.bwrap_path
+bwrap_command = bwrap.command
+sandbox_env = bwrap.sandbox_env
+BACKENDS = ("bwrap", "fallback")
 
 
 def run(
     job: Job,
     argv: list[str],
     limits: Limits,
-    backend: str = "auto",
+    backend: str = "bwrap",
     gpu_devices: list[str] | None = None,
     progress: bool | ProgressChannel = False,
 ) -> SandboxResult:
     """Run argv for a prepared job; never raises for anything the job does.
 
-    GPU jobs run without RLIMIT_AS (CUDA reserves huge virtual ranges); memory stays capped
-    by the cgroup. With progress=True (or a grader.turns.ProgressChannel, which may be
-    gated) the job gets the write end of a pipe (fd number in $ZG_PROGRESS_FD); each line it
-    writes there is timestamped here on arrival.
+    Raises SandboxUnavailable when the isolation asked for cannot be set up (bwrap missing,
+    a GPU job without a memory cgroup, no free uid slot): the caller reports a grader fault.
+    GPU jobs run without RLIMIT_AS (CUDA reserves huge virtual ranges), so they need a memory
+    cgroup. With progress=True (or a grader.turns.ProgressChannel, which may be gated) the job
+    gets a progress pipe ($ZG_PROGRESS_FD); results come back on $ZG_RESULT_FD into job.out.
     """
+    if backend not in BACKENDS:
+        raise SandboxUnavailable(f"unknown sandbox backend {backend!r} (bwrap | fallback)")
+    if backend == "bwrap" and bwrap_path() is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: refusing to grade")
     gpu_devices = gpu_devices or []
     if gpu_devices and limits.address_space:
         limits = replace(limits, address_space=False)
+    group = cgroups.create(limits.memory_mb, limits.max_procs)
+    slot: jail.Slot | None = None
+    try:
+        if not limits.address_space and group is None:
+            raise SandboxUnavailable("a GPU job needs a memory cgroup (no RLIMIT_AS for CUDA) "
+                                     "and none can be created here: refusing to run it")
+        slot = jail.acquire()
+        return _run(job, argv, limits, backend, gpu_devices, progress, group, slot)
+    finally:
+        if group is not None:
+            group.destroy()
+        if slot is not None:
+            slot.release()
+
+
+def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str],
+         progress: bool | ProgressChannel, group: cgroups.Group | None,
+         slot: jail.Slot) -> SandboxResult:
     chan = progress if isinstance(progress, ProgressChannel) else (
         ProgressChannel() if progress else None)
-    extra_env = chan.env() if chan else {}
-    use_bwrap = backend == "bwrap" or (backend == "auto" and bwrap_path() is not None)
-    if use_bwrap:
-        cmd = bwrap_command(job, argv, limits, gpu_devices, extra_env)
+    results = ResultChannel(job.out, limits.result_files, limits.result_mb * 1024 * 1024)
+    extra_env = (chan.env() if chan else {}) | results.env()
+    fds = [results.write_fd, *(chan.child_fds() if chan else ())]
+    mode = jail.mode() if backend == "bwrap" else "fallback"
+    who = f"slot {slot.uid}" if slot.uid is not None else "shared (grader not root)"
+    notes = [f"uid: {who}",
+             f"cgroup: {group.kind}" if group is not None else "cgroup: none (rlimits only)"]
+    if backend == "bwrap":
+        seccomp_fd = syscalls.program_fd()
+        info_r, info_w = os.pipe()
+        os.set_inheritable(info_w, True)
+        fds += [seccomp_fd, info_w]
+        inner = bwrap.command(job, argv, limits, gpu, extra_env, mode=mode, uid=slot.uid,
+                              seccomp_fd=seccomp_fd, info_fd=info_w)
         env = {"PATH": "/usr/bin:/bin"}  # bwrap's own environ is visible as /proc/1/environ
-        cwd = str(job.root)
-        drop_root = False
+        cwd, drop = str(job.root), (slot.uid if mode == "userns" else None)
+        watch: Watchdog | None = Watchdog(info_r, limits.scratch_inodes)
+        notes.append(f"bwrap: {mode}, seccomp, read-only root")
     else:
-        drop_root = os.geteuid() == 0 and others_can_run(argv[0])
-        cmd, env, cwd = _fallback_command(job, argv, drop_root)
+        inner, env, cwd = _fallback_command(job, argv, slot.uid)
         env |= extra_env
-    group = cgroups.create(limits.memory_mb, limits.max_procs)
-    result = _supervise(cmd, env, cwd, limits, group, drop_root, chan)
-    result.backend = "bwrap" if use_bwrap else "fallback"
-    return result
+        drop, watch, info_w, seccomp_fd = slot.uid, None, -1, -1
+        notes.append(FALLBACK_WARNING)
+    nproc = limits.max_procs if slot.uid is not None else _shared_nproc(limits.max_procs)
+    address = limits.memory_mb + 3072 if limits.address_space else None  # torch reserves VM
+    rl = jail.rlimit_args(file_mb=limits.file_mb, address_mb=address, nproc=nproc)
+    dirs = group.dirs if group is not None else []
+    cmd = jail.chain(cgroup_dirs=dirs, rlimits=rl, cpu=chan.cpu if chan else None,
+                     drop_to=drop) + inner
+    env |= jail.cgroup_env(dirs)
+    try:
+        res = _supervise(cmd, env, cwd, limits, group, chan, results, fds, watch,
+                         [fd for fd in (seccomp_fd, info_w) if fd >= 0])
+    finally:
+        if watch is not None:
+            watch.close()
+    res.backend, res.notes = backend, notes + res.notes
+    return res
+
+
+def _shared_nproc(max_procs: int) -> int:
+    """RLIMIT_NPROC when the job shares the grader's uid: what that uid runs now, plus room."""
+    return len(jail.uid_pids(os.getuid())) + max_procs
+
+
+def _fallback_command(job: Job, argv: list[str], uid: int | None
+                      ) -> tuple[list[str], dict[str, str], str]:
+    """Dev-only: clean env, own session, rlimits, the slot uid; no namespaces."""
+    if uid is not None:
+        if not others_can_run(argv[0]):
+            raise SandboxUnavailable(
+                f"the fallback sandbox would run {argv[0]} as host root (the slot uid cannot "
+                "reach it): refusing; use bwrap or an interpreter outside a private folder")
+        os.chown(job.work, uid, uid)
+        os.chmod(job.work, 0o700)
+    argv = [a.replace("/zg/runner", str(job.runner)) for a in argv]
+    env = sandbox_env(bwrap.site_dirs(), home=str(job.work))
+    return argv, env, str(job.work)
 
 
 def others_can_run(exe: str) -> bool:
-    """True when uid nobody could execute exe (every folder above it is o+x)."""
+    """True when another uid could execute exe (every folder above it is o+x)."""
     p = Path(os.path.realpath(exe))
     return all(os.stat(d).st_mode & 0o001 for d in [p, *p.parents])
 
 
-def _fallback_command(
-    job: Job, argv: list[str], drop_root: bool
-) -> tuple[list[str], dict[str, str], str]:
-    """Weaker sandbox: clean env, own session, rlimits, uid nobody when root can drop."""
-    if drop_root:
-        for p in (job.work, job.out):
-            os.chown(p, 65534, 65534)
-            for f in p.iterdir():
-                os.chown(f, 65534, 65534)
-    argv = [a.replace("/zg/runner", str(job.runner)).replace("/zg/out", str(job.out)) for a in argv]
-    env = sandbox_env(_site_dirs(), home=str(job.work))
-    return argv, env, str(job.work)
+class Watchdog:
+    """Polls the job's scratch mounts from outside (via /proc/PID/root): too many files -> kill.
+
+    tmpfs has a byte size but no inode cap here, and without a memory cgroup millions of empty
+    files would be unbounded kernel memory.
+    """
+
+    def __init__(self, info_fd: int, max_inodes: int) -> None:
+        self.info_fd, self.max_inodes = info_fd, max_inodes
+        os.set_blocking(info_fd, False)
+        self.buf = b""
+        self.child = 0
+        self.blind = False
+
+    def __call__(self) -> str | None:
+        """"files" when a scratch mount holds more than max_inodes entries."""
+        if not self.child and not self._read_child():
+            return None
+        for d in bwrap.SCRATCH:
+            try:
+                st = os.statvfs(f"/proc/{self.child}/root{d}")
+            except PermissionError:
+                self.blind = True
+                continue
+            except OSError:  # the job is ending
+                continue
+            if st.f_files - st.f_ffree > self.max_inodes:
+                return "files"
+        return None
+
+    def _read_child(self) -> bool:
+        try:
+            self.buf += os.read(self.info_fd, 4096)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return False
+        try:
+            self.child = int(json.loads(self.buf.decode())["child-pid"])
+        except (ValueError, KeyError):
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the info pipe."""
+        os.close(self.info_fd)
 
 
 def _supervise(
     cmd: list[str], env: dict[str, str], cwd: str, limits: Limits,
-    group: cgroups.Group | None, drop_root: bool, chan: ProgressChannel | None = None,
+    group: cgroups.Group | None, chan: ProgressChannel | None, results: ResultChannel,
+    fds: list[int], watch: Watchdog | None, close_after_start: list[int],
 ) -> SandboxResult:
-    """Start the job, pump its output, enforce wall clock and output caps, kill it all."""
+    """Start the job, pump its output, enforce every limit; on every exit path kill it all."""
     t0 = time.monotonic()
+    proc: subprocess.Popen[bytes] | None = None
+    cap: OutputCap | None = None
+    try:
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, pass_fds=tuple(fds))
+        for fd in close_after_start:
+            os.close(fd)
+        close_after_start = []
+        if chan is not None:
+            chan.started(proc.pid, group)
+        results.started()
+        cap = OutputCap(proc, limits.keep_bytes, limits.output_bytes)
 
-    def preexec() -> None:
-        if group is not None:
-            group.join()
-        if chan is not None and chan.cpu is not None:
-            os.sched_setaffinity(0, {chan.cpu})
-        _rlimits(limits, drop_root)
+        def tick() -> str | None:
+            if results.violation:
+                return "results"
+            return watch() if watch is not None else None
 
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
-        pass_fds=chan.child_fds() if chan else (),
-    )
-    if chan is not None:
-        chan.started(proc.pid, group)
-    cap = OutputCap(proc, limits.keep_bytes, limits.output_bytes)
-    killed = cap.pump(deadline=t0 + limits.wall_s)
-    if killed is not None or proc.poll() is None:
-        _kill_all(proc, group)
-    rc = proc.wait()
-    cap.close()
+        killed = cap.pump(deadline=t0 + limits.wall_s, tick=tick)
+        if killed is not None or proc.poll() is None:
+            _kill_all(proc, group)
+        rc = proc.wait()
+    finally:
+        for fd in close_after_start:
+            os.close(fd)
+        if proc is not None and proc.poll() is None:
+            _kill_all(proc, group)
+            proc.wait()
+        if cap is not None:
+            cap.close()
+    results.finish()
+    if killed is None and results.violation:
+        killed = "results"
     if killed is None and group is not None and group.oom_killed():
         killed = "memory"
-    notes = [f"cgroup: {group.kind}"] if group is not None else ["cgroup: none (rlimits only)"]
-    if not drop_root and os.geteuid() == 0 and "bwrap" not in cmd[0]:
-        notes.append("fallback ran as root: the interpreter is not executable by nobody")
-    if group is not None:
-        group.destroy()
+    notes = [f"results: {results.violation}"] if results.violation else []
+    if watch is not None and watch.blind:
+        notes.append("scratch file-count watchdog could not see the job's mounts")
     return SandboxResult(
         returncode=rc, stdout=cap.text("stdout"), stderr=cap.text("stderr"),
         wall_s=time.monotonic() - t0, killed=killed, notes=notes,
@@ -277,7 +303,8 @@ def _supervise(
 
 
 def _kill_all(proc: subprocess.Popen[bytes], group: cgroups.Group | None) -> None:
-    """SIGKILL the job's session, its cgroup and the bwrap process."""
+    """SIGKILL the job's session, its cgroup and the first process (bwrap: its PID namespace
+    dies with it); the slot uid's leftovers are killed when the slot is released."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

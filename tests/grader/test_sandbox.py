@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,8 +10,8 @@ import pytest
 
 from grader import sandbox
 from grader.sandbox import Job, Limits
+from tests.grader.jobs import job_for, python
 
-PY = os.path.realpath(sys.executable)
 BACKENDS = ["bwrap", "fallback"]
 
 
@@ -21,12 +19,11 @@ def run_snippet(tmp_path: Path, code: str, backend: str = "bwrap", **limits: obj
     """Run python code in a fresh job; returns the SandboxResult."""
     if backend == "bwrap" and sandbox.bwrap_path() is None:
         pytest.fail("bubblewrap is not installed (make deps installs it)")
-    job = Job(tmp_path / uuid.uuid4().hex[:8])
-    job.make_dirs()
-    os.chmod(job.root, 0o711)
-    (job.runner / "s.py").write_text(code)
-    lim = Limits(**{"wall_s": 10.0, **limits})  # type: ignore[arg-type]
-    return sandbox.run(job, [PY, "-I", "-S", "/zg/runner/s.py"], lim, backend=backend)
+    with job_for(backend, tmp_path) as job:
+        (job.runner / "s.py").write_text(code)
+        lim = Limits(**{"wall_s": 10.0, **limits})  # type: ignore[arg-type]
+        return sandbox.run(job, [python(backend), "-I", "-S", "/zg/runner/s.py"], lim,
+                           backend=backend)
 
 
 def _alive_with(marker: str) -> list[int]:
@@ -146,14 +143,27 @@ def test_site_packages_hide_our_code(tmp_path: Path) -> None:
     assert "grade.py" not in r.stdout and "gpt.py" not in r.stdout
 
 
-def test_bwrap_command_shape(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["root-setup", "userns"])
+def test_bwrap_command_shape(tmp_path: Path, mode: str) -> None:
     job = Job(tmp_path / "j")
     job.make_dirs()
     (job.work / "names.txt").write_text("emma\n")
-    cmd = sandbox.bwrap_command(job, ["python"], Limits(), gpu_devices=["/dev/nvidia0"])
+    cmd = sandbox.bwrap_command(job, ["python"], Limits(), ["/dev/nvidia0"], mode=mode,
+                                uid=61001, seccomp_fd=7)
     joined = " ".join(cmd)
-    for flag in ("--unshare-all", "--die-with-parent", "--clearenv", "--new-session"):
+    for flag in ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
+                 "--clearenv", "--new-session"):
         assert flag in cmd
     assert "--ro-bind" in cmd and f"{job.work}/names.txt /work/names.txt" in joined
     assert "--dev-bind /dev/nvidia0 /dev/nvidia0" in joined
-    assert "--share-net" not in cmd
+    assert "--share-net" not in cmd and "--seccomp 7" in joined
+    assert "--remount-ro / " in joined and "--remount-ro /dev " in joined
+    for d in ("/work", "/tmp", "/dev/shm"):  # every writable place is a sized tmpfs
+        assert f"--tmpfs {d}" in joined and joined.split(f"--tmpfs {d}")[0].split()[-2] == \
+            "--size"
+    assert "/zg/out" not in joined  # results leave on a pipe, not through a host folder
+    if mode == "userns":
+        assert "--unshare-user" in cmd and "--disable-userns" in cmd
+    else:  # bwrap builds the namespaces as root; the job itself starts as the slot uid
+        assert "--unshare-user" not in cmd and "--unshare-all" not in cmd
+        assert cmd[cmd.index("--") + 1:][:2] == ["setpriv", "--reuid=61001"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from grader import cgroups, sandbox
-from grader.sandbox import Job, Limits
+from grader.sandbox import Limits
 from grader.turns import GATE_ENV, PROGRESS_ENV, Line, ProgressChannel, Referee
+from tests.grader.jobs import job_for, python
 
 PY = os.path.realpath(sys.executable)
 
@@ -130,13 +131,15 @@ TICKER = ("import os, time\nfd = int(os.environ['ZG_PROGRESS_FD'])\n"
 def _start(tmp_path: Path, backend: str, chan: ProgressChannel, limits: Limits,
            script: str = TICKER) -> tuple[threading.Thread, dict[str, sandbox.SandboxResult]]:
     """Run script in a sandboxed job on a thread; the result lands in box["r"]."""
-    job = Job(tmp_path / "j")
-    job.make_dirs()
-    os.chmod(job.root, 0o711)
-    (job.runner / "s.py").write_text(script)
     box: dict[str, sandbox.SandboxResult] = {}
-    t = threading.Thread(target=lambda: box.update(r=sandbox.run(
-        job, [PY, "-I", "-S", "/zg/runner/s.py"], limits, backend, progress=chan)))
+
+    def go() -> None:
+        with job_for(backend, tmp_path) as job:
+            (job.runner / "s.py").write_text(script)
+            box["r"] = sandbox.run(job, [python(backend), "-I", "-S", "/zg/runner/s.py"],
+                                   limits, backend, progress=chan)
+
+    t = threading.Thread(target=go)
     t.start()
     return t, box
 

@@ -238,7 +238,7 @@ def test_missing_track_scores_0_naming_capstone_track(data_dir: Path) -> None:
 
 def _vanilla_vs_vanilla(inputs: dict[str, np.ndarray], data_dir: Path) -> list[float]:
     """The trusted baseline paired with itself through two sandboxed jobs: per-seed ratios."""
-    rt = {"backend": "auto", "gpu": [], "limits": week6.LIMITS}
+    rt = {"backend": "bwrap", "gpu": [], "limits": week6.LIMITS}
     p = trusted.pair(inputs, rt, data_dir)
     a = trusted.run_vanilla(inputs, rt, data_dir, p.student)
     base = p.baseline()

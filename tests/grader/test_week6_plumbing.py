@@ -23,6 +23,7 @@ from grader.sandbox import Job, Limits
 from grader.turns import PROGRESS_ENV
 from reference.gpt_variants import GPTVariant, VariantConfig
 from tests.factories import make_submission
+from tests.grader.jobs import job_for, python
 from workers.benchmarks import record_benchmarks
 
 PY = os.path.realpath(sys.executable)
@@ -56,7 +57,14 @@ def test_progress_env_reaches_the_sandbox_only_when_asked(tmp_path: Path) -> Non
 
 
 def test_gpu_jobs_run_without_rlimit_as(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """...so their memory is capped by the cgroup (without one they are refused)."""
     seen: list[Limits] = []
+
+    class Group:
+        kind, dirs = "v2", []
+
+        def destroy(self) -> None:
+            pass
 
     def supervise(cmd: list[str], env: dict, cwd: str, lim: Limits, *a: object
                   ) -> sandbox.SandboxResult:
@@ -64,7 +72,7 @@ def test_gpu_jobs_run_without_rlimit_as(tmp_path: Path, monkeypatch: pytest.Monk
         return sandbox.SandboxResult(0, "", "", 0.0)
 
     monkeypatch.setattr(sandbox, "_supervise", supervise)
-    monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: None)
+    monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: Group())
     sandbox.run(_job(tmp_path), ["python"], Limits(), "bwrap", ["/dev/nvidia0"])
     sandbox.run(_job(tmp_path), ["python"], Limits(), "bwrap", [])
     assert [lim.address_space for lim in seen] == [False, True]
@@ -72,12 +80,17 @@ def test_gpu_jobs_run_without_rlimit_as(tmp_path: Path, monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("backend", ["bwrap", "fallback"])
 def test_progress_lines_are_timestamped_on_arrival(tmp_path: Path, backend: str) -> None:
-    job = _job(tmp_path)
+    with job_for(backend, tmp_path) as job:
+        _progress_lines(job, backend)
+
+
+def _progress_lines(job: Job, backend: str) -> None:
     (job.runner / "s.py").write_text(
         "import os, time\nfd = int(os.environ['ZG_PROGRESS_FD'])\n"
         "for i in range(4):\n    os.write(fd, f'zg 0 {i}\\n'.encode())\n    time.sleep(0.05)\n"
         "print('zg 0 99')\n")
-    r = sandbox.run(job, [PY, "-I", "-S", "/zg/runner/s.py"], Limits(wall_s=20), backend,
+    r = sandbox.run(job, [python(backend), "-I", "-S", "/zg/runner/s.py"], Limits(wall_s=20),
+                    backend,
                     progress=True)
     assert r.ok, r.stderr
     assert [t for _, t in r.progress] == [f"zg 0 {i}" for i in range(4)]  # stdout never counts
