@@ -34,8 +34,10 @@ class JobDirs(Protocol):
 class Sizes(Protocol):
     """The limits the mounts use (grader.sandbox.Limits)."""
 
-    scratch_mb: int
-    tmp_mb: int
+    @property
+    def scratch_mb(self) -> int: ...
+    @property
+    def tmp_mb(self) -> int: ...
 
 
 def bwrap_path() -> str | None:
