@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"
     sandbox_backend: Literal["bwrap", "fallback"] = "bwrap"  # fallback: UNSAFE, local dev only
+    sandbox_uid_base: int = 61000  # jobs run as host uids base..base+slots-1 (root workers)
+    sandbox_uid_slots: int = 64  # give each worker container on a host its own range
 
     # web
     host: str = "127.0.0.1"

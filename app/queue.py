@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 GRADE_TASK = "workers.tasks.grade_submission"
 SWEEP_TASK = "workers.tasks.sweep_stuck"
 TASKS_MODULE = "workers.tasks"  # imported by name in embedded mode; app never imports workers
+HEALTH_MODULE = "workers.health"  # the sandbox self-test gate, by name likewise
 GPU_WEEKS = frozenset({5, 6})
 _PENDING = "zerograd_pending_jobs"
 
@@ -112,6 +113,8 @@ def start_embedded_workers(settings: Settings) -> None:
         return
     with _lock:
         if _embedded is None:
+            if not importlib.import_module(HEALTH_MODULE).gate(settings, worker="embedded"):
+                return  # logged and flagged on the dashboard; submissions stay queued
             _embedded = _Embedded(settings)
             _embedded.sweeper.start()
             _embedded.pool.submit(_embedded.tasks().sweep, settings, True)  # leftovers of a restart

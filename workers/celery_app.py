@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_init
 from kombu import Queue
 
 from app.config import Settings, get_settings
@@ -48,3 +49,13 @@ def make_celery(settings: Settings) -> Celery:
 
 
 app = make_celery(get_settings())
+
+
+@worker_init.connect
+def _sandbox_gate(sender: object = None, **_: object) -> None:
+    """A worker whose sandbox fails its self-test exits before it takes a job (the broker
+    keeps the jobs for a healthy one); the dashboard shows its flag."""
+    from workers.health import gate
+
+    if not gate(get_settings(), worker=getattr(sender, "hostname", None)):
+        raise SystemExit(78)  # EX_CONFIG: not Exception, so Celery's signal dispatch re-raises

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app import health
 from app.models import Submission
 from app.routes import auth as auth_routes
 from app.routes.auth import StaffSessionDep, csrf_for, require_csrf
@@ -33,7 +34,7 @@ def install(app: FastAPI) -> None:
 
 def _render(request: Request, name: str, ctx: dict[str, Any], settings: Any) -> HTMLResponse:
     ctx.update(csrf=csrf_for(request, settings), staff=request.state.instructor,
-               charts=charts, weeks=WEEKS)
+               charts=charts, weeks=WEEKS, sandbox_flags=health.read(settings))
     return templates.TemplateResponse(request, f"dashboard/{name}", ctx)
 
 
