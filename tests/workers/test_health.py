@@ -13,7 +13,8 @@ from app import health
 from app.config import Settings
 from grader import selftest
 from tests.app.staff import login
-from workers import celery_app, health as worker_health
+from workers import celery_app
+from workers import health as worker_health
 
 
 def failing(*_: object) -> selftest.SelfTest:
