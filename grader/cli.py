@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from grader.report import STATUS_GRADER_ERROR, GradeReport
+from grader.sandbox import FALLBACK_WARNING
 
 
 def _settings_data_dir() -> Path:
@@ -77,8 +78,11 @@ def cmd_grade(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     data_dir = Path(a.data_dir) if a.data_dir else _settings_data_dir()
+    backend = "fallback" if a.unsafe_fallback else "bwrap"
     with Spinner(f"grading week {a.week} ({src.origin}) in the sandbox"):
-        report = grade.grade(src, data_dir, seed=a.seed)
+        report = grade.grade(src, data_dir, seed=a.seed, backend=backend)
+    if report.sandbox.get("backend") == "fallback":
+        print(f"!!! {FALLBACK_WARNING} !!!", file=sys.stderr)
     print(format_table(report))
     if a.json:
         Path(a.json).write_text(report.to_json(staff=True))
@@ -88,6 +92,20 @@ def cmd_grade(a: argparse.Namespace) -> int:
         print(report.staff_traceback, file=sys.stderr)
         return 3
     return 0
+
+
+def cmd_selftest(_: argparse.Namespace) -> int:
+    """zerograd selftest: the workers' sandbox self-test; exit 1 when a worker would refuse."""
+    from grader import selftest
+
+    st = selftest.run()
+    print(selftest.describe())
+    for k, v in st.facts.items():
+        print(f"  {k}: {v}")
+    for f in st.failures:
+        print(f"FAIL: {f}")
+    print("sandbox self-test " + ("passed" if st.ok else "FAILED: workers refuse to grade"))
+    return 0 if st.ok else 1
 
 
 def cmd_reference_check(a: argparse.Namespace) -> int:
@@ -129,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gradescope", help="write a Gradescope results.json here")
     g.add_argument("--seed", type=int, help="fix the grader's input seed (default: fresh)")
     g.add_argument("--data-dir", help="course data (default: Settings.data_dir)")
+    g.add_argument("--unsafe-fallback", action="store_true",
+                   help="grade without bubblewrap (no isolation; local development only)")
     g.set_defaults(fn=cmd_grade)
+    st = sub.add_parser("selftest", help="check the sandbox isolates jobs (as workers do)")
+    st.set_defaults(fn=cmd_selftest)
     r = sub.add_parser("reference-check", help="check the reference implementations")
     r.add_argument("--data-dir")
     r.set_defaults(fn=cmd_reference_check)

@@ -85,6 +85,8 @@ def _grade(source: Source, wk: ModuleType, data_dir: Path, seed: int | None,
     extras = wk.extras(ctx, results) if hasattr(wk, "extras") else {}
     t3 = time.perf_counter()
     verdict, message = summarize(res, status, limits)
+    if res.backend == "fallback":
+        message = f"[{sandbox.FALLBACK_WARNING}] {message}".strip()
     return GradeReport(
         week=wk.WEEK, title=wk.TITLE, status=verdict,
         score=round(sum(c.points for c in results), 4),
@@ -117,8 +119,10 @@ def prepare_job(job: sandbox.Job, source: Source, wk: ModuleType,
     (job.runner / "job.json").write_text(json.dumps(spec))
     np.savez(job.runner / "inputs.npz", **inputs)  # type: ignore[arg-type]
     for src, dst in DATA_FILES.items():
-        if (data_dir / src).exists():
-            shutil.copyfile(data_dir / src, job.work / dst)
+        if not (data_dir / src).is_file():  # the grader's fault, never the student's 0
+            raise FileNotFoundError(f"course data {src} missing in {data_dir} "
+                                    "(run `zerograd data fetch`)")
+        shutil.copyfile(data_dir / src, job.work / dst)
     for rel, data in source.extra_files.items():  # fixed names (source.EXTRA_FILES), e.g.
         extra = job.work / rel  # capstone/data.txt, readable at that relative path
         extra.parent.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from grader import jail, sandbox, selftest
+from grader import grade, jail, sandbox, selftest, source
+from grader.report import STATUS_GRADER_ERROR, GradeReport
 
 
 def test_self_test_passes_on_this_machine() -> None:
@@ -34,3 +37,31 @@ def test_refuses_when_the_job_would_be_host_root(monkeypatch: pytest.MonkeyPatch
 def test_fallback_is_never_a_pass() -> None:
     st = selftest.run("fallback")
     assert not st.ok and "UNSAFE" in st.failures[0]
+
+
+def _week1(tmp_path: Path, data_dir: Path, **kw: object) -> GradeReport:
+    src = source.from_bytes(b"x = 1\n", "week1.py", 1)
+    return grade.grade(src, data_dir, seed=1, **kw)  # type: ignore[arg-type]
+
+
+def test_missing_bubblewrap_is_a_grader_fault(tmp_path: Path, data_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    r = _week1(tmp_path, data_dir)
+    assert r.status == STATUS_GRADER_ERROR and "not your fault" in r.message
+    assert "bubblewrap" in (r.staff_traceback or "")
+
+
+def test_missing_course_data_is_a_grader_fault(tmp_path: Path) -> None:
+    r = _week1(tmp_path, tmp_path)  # an empty data volume, as a fresh deployment has
+    assert r.status == STATUS_GRADER_ERROR and "not your fault" in r.message
+    assert "zerograd data fetch" in (r.staff_traceback or "")
+
+
+def test_fallback_reports_say_unsafe(tmp_path: Path, data_dir: Path) -> None:
+    r = _week1(tmp_path, data_dir, backend="fallback")
+    if r.status == STATUS_GRADER_ERROR:  # this interpreter sits in a private folder
+        assert "would run" in (r.staff_traceback or "")
+    else:
+        assert r.message.startswith("[UNSAFE development sandbox")
+        assert r.sandbox["backend"] == "fallback"
