@@ -49,6 +49,8 @@ class ResultChannel:
                 self._records(f)
             except _Stop as e:
                 self.violation = str(e)
+                for part in self.out.glob(".*.part"):
+                    part.unlink()
             while self.violation and f.read(65536):
                 pass  # drain until the job is killed, so it never blocks on a full pipe
 
@@ -67,7 +69,8 @@ class ResultChannel:
                 raise _Stop(f"results over {self.max_bytes // (1024 * 1024)} MB")
             self.total += size
             self.names.append(name)
-            with open(self.out / name, "wb") as dst:
+            part = self.out / f".{name}.part"  # a record counts only once it is whole
+            with open(part, "wb") as dst:
                 left = size
                 while left:
                     chunk = f.read(min(left, 1 << 20))  # type: ignore[attr-defined]
@@ -75,6 +78,7 @@ class ResultChannel:
                         raise _Stop("a result record cut short")
                     dst.write(chunk)
                     left -= len(chunk)
+            part.rename(self.out / name)
 
 
 class _Stop(Exception):
@@ -93,11 +97,3 @@ def _read_line(f: object) -> bytes | None:
         if len(buf) > HEADER_MAX:
             raise _Stop("a malformed result record")
     return buf[:-1]
-
-
-def write(fd: int, name: str, data: bytes) -> None:
-    """Job side: send one record (used by the runner)."""
-    os.write(fd, f"{name} {len(data)}\n".encode())
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

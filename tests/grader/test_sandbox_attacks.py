@@ -278,3 +278,18 @@ def test_supervisor_exception_still_kills_the_job(tmp_path: Path,
     assert _pids_with(marker) == []
     leftovers = [d for d in (cgroups.ROOT / "pids" / "zerograd").glob(f"{os.getpid()}-*")]
     assert leftovers == []
+
+
+def test_result_bytes_are_capped(tmp_path: Path) -> None:
+    code = ("import os\nfd = int(os.environ['ZG_RESULT_FD'])\nos.write(fd, b'big 200000000\\n')\n"
+            "while True:\n    os.write(fd, b'x' * 2**20)\n")
+    r = run(tmp_path, code, result_mb=8)
+    assert r.killed == "results" and "over 8 MB" in " ".join(r.notes)
+    assert r.notes[-1] == "out: "  # nothing half-written is kept
+
+
+def test_a_cut_short_record_leaves_nothing(tmp_path: Path) -> None:
+    code = ("import os\nfd = int(os.environ['ZG_RESULT_FD'])\nos.write(fd, b'ok 2\\nhi')\n"
+            "os.write(fd, b'half.npz 1000\\n' + b'x' * 10)\n")
+    r = run(tmp_path, code)
+    assert "cut short" in " ".join(r.notes) and r.notes[-1] == "out: ok"
