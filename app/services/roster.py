@@ -88,10 +88,13 @@ def match_suffix(session: Session, settings: Settings, repo_name: str) -> str | 
     """The roster login a Classroom repo '<assignment>-<login>' belongs to (longest match)."""
     name = repo_name.lower()
     suffixes = {name[i + 1:] for i, ch in enumerate(name) if ch == "-" and name[i + 1:]}
-    found = set(session.scalars(select(RosterEntry.login_lower)
-                                .where(RosterEntry.login_lower.in_(suffixes))))
-    found |= suffixes & config(settings).logins()
-    return max(found, key=len) if found else None
+    found = {low: login for low, login in session.execute(
+        select(RosterEntry.login_lower, RosterEntry.github_login)
+        .where(RosterEntry.login_lower.in_(suffixes)))}
+    for s in config(settings).students:
+        if s["github_login"].lower() in suffixes:
+            found.setdefault(s["github_login"].lower(), s["github_login"])
+    return found[max(found, key=len)] if found else None
 
 
 def parse_csv(text: str) -> list[dict[str, str]]:
