@@ -121,8 +121,8 @@ def test_upstream_fork_check(client: TestClient, db_session: Session, settings: 
     fake_github.add_fork("ada", "good")
     fake_github.add_fork("ada", "own", parent=None)
     fake_github.add_fork("ada", "elsewhere", parent="someone/else")
-    fake_github.repos["ada/renamed"] = {"full_name": "bob/renamed", "owner": {"login": "bob"},
-                                        "fork": True, "parent": {"full_name": "course/zero-to-hero"}}
+    fake_github.add_fork("bob", "renamed")  # GitHub answers for ada/renamed with bob's repo
+    fake_github.repos["ada/renamed"] = fake_github.repos.pop("bob/renamed")
 
     def submit(name: str) -> httpx.Response:
         return client.post("/api/submissions", json={

@@ -154,3 +154,14 @@ def test_nothing_stored_on_refusal(client: TestClient, db_session: Session,
     assert client.post("/api/submissions", json={
         "week": 1, "repo_url": "https://github.com/outsider/zth"}).status_code == 403
     assert db_session.scalar(select(func.count()).select_from(Submission)) == 0 and sent == []
+
+
+def test_make_run_persists_a_generated_secret_key(settings: Settings, tmp_path: Path) -> None:
+    from app.serve import persistent_secret_key
+
+    path = tmp_path / "var" / "secret_key"
+    first = persistent_secret_key(settings.model_copy(update={"secret_key": ""}), path)
+    again = persistent_secret_key(settings.model_copy(update={"secret_key": ""}), path)
+    assert len(first.secret_key) >= 40 and again.secret_key == first.secret_key
+    assert path.stat().st_mode & 0o077 == 0  # owner-only
+    assert persistent_secret_key(settings, path).secret_key == settings.secret_key
