@@ -45,6 +45,7 @@ def github_callback(request: Request, session: SessionDep, settings: SettingsDep
     student, next_ = oauth.finish(session, settings, request.cookies.get(OAUTH_COOKIE),
                                   code, state)
     sessions.revoke(session, request.cookies.get(STUDENT_COOKIE))
+    sessions.purge_expired(session)  # cheap housekeeping on each sign-in
     token = sessions.create(session, "student", settings.student_session_max_age_s,
                             student_id=student.id)
     resp = RedirectResponse(_safe_next(next_), status_code=303)

@@ -115,3 +115,4 @@ def test_push_over_the_quota_is_refused_with_a_status(
     r = client.post("/api/submissions/upload", data={"week": "2"},
                     files={"file": ("w.py", b"x = 1\n")})
     assert r.status_code == 429
+    assert "Week 2: 0 of 1 left today" in client.get("/me").text
