@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -20,6 +21,7 @@ from app.services import submissions as svc
 # scope="function": commit (and the after-commit enqueue) happens before the response is sent
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 STUDENT_COOKIE = "zg_student"
+_bearer = HTTPBearer(auto_error=False, description="a staff API token from /dashboard/tokens")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -31,21 +33,22 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def optional_instructor(request: Request, session: SessionDep,
-                        settings: SettingsDep) -> Instructor | None:
+def optional_instructor(
+    request: Request, session: SessionDep, settings: SettingsDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Instructor | None:
     """The instructor named by `Authorization: Bearer <API token>` (401 when it is wrong)."""
     header = request.headers.get("authorization") or ""
     if not header:
         return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
+    if creds is None:  # another scheme (HTTP Basic is not accepted)
         raise AppError("use an API token: Authorization: Bearer <token> (create one on the "
                        "dashboard's Tokens page)", 401)
     ip = request.client.host if request.client else "?"
     wait = wait_s(settings, TOKEN_FAILURES, "token", ip)
     if wait > 0:
         raise AppError(f"too many bad API tokens; try again in {int(wait) + 1} s", 429)
-    row = tokens.instructor_for(session, value.strip())
+    row = tokens.instructor_for(session, creds.credentials.strip())
     if row is None:
         record(settings, TOKEN_FAILURES, "token", ip)
         raise AppError("unknown or revoked API token", 401)
