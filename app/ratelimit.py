@@ -12,6 +12,7 @@ from limits.strategies import MovingWindowRateLimiter
 from app.config import Settings
 
 LOGIN_FAILURES = parse("5 per 15 minutes")  # per login+IP: staff password guesses
+LOGIN_IP_FAILURES = parse("30 per 15 minutes")  # per IP, whatever the login (argon2 is costly)
 TOKEN_FAILURES = parse("20 per 1 minute")  # per IP: bad API tokens
 
 

@@ -1,6 +1,6 @@
 """Instructor auth: argon2 hashes, server-side sessions, login throttling.
 
-Throttling (5 failures per login+IP per 15 minutes → 429) uses app.ratelimit: shared through
+Throttling (5 failures per login+IP, 30 per IP, per 15 minutes → 429) uses app.ratelimit: shared through
 Redis when REDIS_URL is set, in process memory otherwise.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.errors import AppError
 from app.models import Instructor
-from app.ratelimit import LOGIN_FAILURES, record, reset, wait_s
+from app.ratelimit import LOGIN_FAILURES, LOGIN_IP_FAILURES, record, reset, wait_s
 from app.services import sessions
 
 COOKIE = "zg_session"
@@ -48,7 +48,8 @@ def authenticate(session: Session, settings: Settings, login: str, password: str
                  ip: str) -> Instructor:
     """The instructor for these credentials; AppError 401 (wrong) or 429 (too many tries)."""
     key = f"{login.strip().lower()}|{ip}"
-    wait = wait_s(settings, LOGIN_FAILURES, "login", key)
+    wait = max(wait_s(settings, LOGIN_FAILURES, "login", key),
+               wait_s(settings, LOGIN_IP_FAILURES, "login-ip", ip))  # many logins, one address
     if wait > 0:
         raise AppError(f"too many failed logins; try again in {int(wait // 60) + 1} minutes",
                        429)
@@ -59,6 +60,7 @@ def authenticate(session: Session, settings: Settings, login: str, password: str
         row = None
     if row is None:
         record(settings, LOGIN_FAILURES, "login", key)
+        record(settings, LOGIN_IP_FAILURES, "login-ip", ip)
         raise AppError("wrong login or password", 401)
     reset(settings, LOGIN_FAILURES, "login", key)
     return row

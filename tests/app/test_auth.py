@@ -51,6 +51,14 @@ def test_wrong_password_then_throttled(client, db_session: Session) -> None:
     assert auth.COOKIE not in r.cookies
 
 
+def test_many_logins_from_one_address_are_throttled(client, db_session: Session) -> None:
+    row = make_instructor(db_session, password=PASSWORD)
+    db_session.commit()
+    codes = [_post_login(client, f"guess{i}", "nope").status_code for i in range(31)]
+    assert codes == [401] * 30 + [429]  # a new login each time: the per-address limit holds
+    assert _post_login(client, row.login, PASSWORD).status_code == 429
+
+
 def test_login_form_needs_its_csrf_token(client, db_session: Session) -> None:
     row = make_instructor(db_session, password=PASSWORD)
     db_session.commit()

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.models import Student, Submission, WebSession
 from tests.app.conftest import sign_in
 from tests.app.fakegithub import FakeGitHub
-from tests.app.staff import bearer
+from tests.app.staff import bearer, login
 from tests.app.test_webhooks import post, push
 
 OK_PY = (Path(__file__).parent.parent / "fixtures" / "service" / "week1_ok.py").read_bytes()
@@ -210,3 +210,6 @@ def test_staff_submit_on_behalf_recorded(client: TestClient, db_session: Session
                     files={"file": ("w.py", OK_PY)})
     assert r.status_code == 422 and "github_login" in r.json()["detail"]
     assert [s.submitted_by for s in _subs(db_session, "ada")] == ["prof"]
+    login(client, db_session)
+    page = client.get(f"/dashboard/submissions/{_subs(db_session, 'ada')[0].id}").text
+    assert "submitted by staff prof" in page
