@@ -1,7 +1,7 @@
 """Instructor auth: argon2 hashes, server-side sessions, login throttling.
 
-Throttling (5 failures per login+IP, 30 per IP, per 15 minutes → 429) uses app.ratelimit: shared through
-Redis when REDIS_URL is set, in process memory otherwise.
+Throttling (5 failures per login+IP, 30 per IP, per 15 minutes → 429) uses app.ratelimit:
+shared through Redis when REDIS_URL is set, in process memory otherwise.
 """
 
 from __future__ import annotations
