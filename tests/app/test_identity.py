@@ -213,3 +213,13 @@ def test_staff_submit_on_behalf_recorded(client: TestClient, db_session: Session
     login(client, db_session)
     page = client.get(f"/dashboard/submissions/{_subs(db_session, 'ada')[0].id}").text
     assert "submitted by staff prof" in page
+
+
+def test_without_an_oauth_app_the_form_says_what_to_set(client: TestClient, settings: Settings,
+                                                        db_session: Session) -> None:
+    client.app.state.settings = settings.model_copy(update={"github_client_id": ""})
+    page = client.get("/").text
+    assert 'id="signin-missing"' in page and "ZEROGRAD_GITHUB_CLIENT_ID" in page
+    assert 'action="/submissions/upload"' not in page
+    r = client.get("/auth/github/login", follow_redirects=False)
+    assert r.status_code == 503 and "not configured" in r.text
