@@ -7,6 +7,7 @@ shared through Redis when REDIS_URL is set, in process memory otherwise.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -85,9 +86,12 @@ def check_secret_key(settings: Settings) -> None:
     """RuntimeError when several processes or a public host would run without a shared key."""
     if settings.secret_key:
         return
+    public = urlsplit(settings.base_url).hostname if settings.base_url else None
     why = (f"{settings.web_processes} web processes are configured"
            if settings.web_processes > 1 else
-           f"the host {settings.host!r} is not loopback" if settings.host not in LOOPBACK else "")
+           f"the host {settings.host!r} is not loopback" if settings.host not in LOOPBACK else
+           f"the base URL {settings.base_url!r} is public" if public and public not in LOOPBACK
+           else "")
     if why:
         raise RuntimeError(f"ZEROGRAD_SECRET_KEY must be set: {why}, and every process must "
                            "sign CSRF tokens with the same key (e.g. ZEROGRAD_SECRET_KEY=$(python "

@@ -137,7 +137,8 @@ def test_limiter_is_shared_through_redis(settings: Settings) -> None:
     assert ratelimit.wait_s(s, ratelimit.LOGIN_FAILURES, "login", key) == 0
 
 
-@pytest.mark.parametrize("update", [{"host": "0.0.0.0"}, {"web_processes": 2}])
+@pytest.mark.parametrize("update", [{"host": "0.0.0.0"}, {"web_processes": 2},
+                                    {"base_url": "https://grader.example.edu"}])
 def test_secret_key_required_for_several_processes_or_a_public_host(
         settings: Settings, update: dict) -> None:
     from app.main import create_app
