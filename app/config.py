@@ -45,7 +45,19 @@ class Settings(BaseSettings):
     fork_timeout_s: float = 60.0
     git_binary: str = "git"
     # GitHub
-    webhook_secret: str = ""  # empty: webhooks are refused (503)
+    # the GitHub App's (or organisation webhook's) secret; students never see it. Pushes
+    # verified with it are accepted from repository owners on the roster. Pushes from a
+    # student's own fork verify with that student's secret (shown on their page) instead.
+    webhook_secret: str = ""
+    github_app_installation_id: int | None = None  # set: other installations are refused
+    github_org: str = ""  # Classroom-style org: repo "<org>/<assignment>-<login>" is <login>'s
+    # student sign-in (GitHub OAuth app); the URLs are settings so tests use a loopback fake
+    github_client_id: str = ""
+    github_client_secret: str = ""
+    github_oauth_url: str = "https://github.com"  # + /login/oauth/authorize and /access_token
+    course_upstream_repo: str = ""  # "owner/repo": forks must be forks of it (checked via the API)
+    student_session_max_age_s: int = 14 * 24 * 3600
+    web_processes: int = 1  # web processes sharing this database (>1 needs secret_key)
     github_token: str | None = None  # optional: post commit statuses
     github_api_url: str = "https://api.github.com"
     # workers

@@ -54,9 +54,11 @@ async def _too_large(send: Any, limit: int) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (routes, error handler, body limit)."""
-    from app.routes import api, dashboard, web, webhooks
+    from app.routes import admin, api, dashboard, students, web, webhooks
+    from app.services.auth import check_secret_key
 
     settings = settings or get_settings()
+    check_secret_key(settings)  # several processes or a public host need one shared key
     app = FastAPI(title="zerograd", version="0.1.0",
                   description="Autograder for *Neural Networks: Zero to Hero*. Submit a fork URL "
                               "or a notebook; results appear at /submissions/{id}.")
@@ -65,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(students.router)  # /auth/github/*, /me
     dashboard.install(app)  # /login, /logout, /dashboard/*, /static
+    app.include_router(admin.router)  # /dashboard/roster, /dashboard/tokens
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

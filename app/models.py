@@ -61,6 +61,8 @@ class Student(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     github_login: Mapped[str] = mapped_column(String(39), unique=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    # verifies pushes from this student's own fork (shown on their page; never shared)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="student")
 
@@ -102,6 +104,9 @@ class Submission(Base):
     # a staff regrade is a new row that copies the source; this names the submission it regrades
     regrade_of: Mapped[str | None] = mapped_column(
         ForeignKey("submission.id", ondelete="SET NULL"))
+
+    # the instructor's login when staff submitted on the student's behalf (NULL: the student)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
 
     student: Mapped[Student] = relationship(back_populates="submissions")
     checks: Mapped[list[CheckResult]] = relationship(
@@ -172,3 +177,51 @@ class Instructor(Base):
     login: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class RosterEntry(Base):
+    """A student enrolled in the course (unique by lower-cased GitHub login)."""
+
+    __tablename__ = "roster_entry"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    login_lower: Mapped[str] = mapped_column(String(39), unique=True)
+    github_login: Mapped[str] = mapped_column(String(39))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    section: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class WebSession(Base):
+    """A server-side session (student or staff sign-in, or a pending OAuth login); revocable."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    kind: Mapped[str] = mapped_column(String(16))  # student | staff | oauth
+    student_id: Mapped[int | None] = mapped_column(
+        ForeignKey("student.id", ondelete="CASCADE"), index=True)
+    instructor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instructor.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict | None] = mapped_column(JSON)  # oauth: PKCE verifier and next page
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(TS, index=True)
+
+
+class ApiToken(Base):
+    """A staff API token for scripts (only its sha256 is stored); revocable."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    instructor_id: Mapped[int] = mapped_column(
+        ForeignKey("instructor.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(TS)
+    revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+    instructor: Mapped[Instructor] = relationship()

@@ -11,9 +11,13 @@ from app.models import Submission
 
 
 class ForkSubmissionIn(BaseModel):
-    """Grade a fork at a commit (default branch when commit_sha is omitted)."""
+    """Grade a fork at a commit (default branch when commit_sha is omitted).
 
-    github_login: str = Field(examples=["octocat"])
+    Students submit as themselves (signed in); github_login is for staff submitting on a
+    student's behalf, and must be the student's own login otherwise.
+    """
+
+    github_login: str | None = Field(None, examples=["octocat"])
     week: int = Field(ge=1, le=6)
     repo_url: str = Field(examples=["https://github.com/octocat/zero-to-hero"])
     commit_sha: str | None = None
@@ -65,6 +69,7 @@ class SubmissionOut(BaseModel):
     max_score: float | None
     error: str | None
     grader_version: str | None
+    submitted_by: str | None = None
     url: str
 
     @classmethod
@@ -76,7 +81,8 @@ class SubmissionOut(BaseModel):
             notebook_sha256=sub.notebook_sha256, status=sub.status, received_at=sub.received_at,
             started_at=sub.started_at, finished_at=sub.finished_at, attempts=sub.attempts,
             score=sub.score, max_score=sub.max_score, error=sub.error,
-            grader_version=sub.grader_version, url=f"/submissions/{sub.id}")
+            grader_version=sub.grader_version, submitted_by=sub.submitted_by,
+            url=f"/submissions/{sub.id}")
 
 
 def student_report(sub: Submission, staff: bool = False) -> dict[str, Any] | None:

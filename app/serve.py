@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 from argon2 import PasswordHasher
@@ -36,13 +38,25 @@ def ensure_instructor(settings: Settings, login: str = "admin") -> str | None:
         return password
 
 
+def persistent_secret_key(settings: Settings, path: Path = ROOT / "var" / "secret_key") -> Settings:
+    """Settings with a secret key: the configured one, else one generated once into `path`."""
+    if settings.secret_key:
+        return settings
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return settings.model_copy(update={"secret_key": path.read_text().strip()})
+
+
 def main() -> None:
     """Run the whole service in one process (SQLite + in-process workers by default)."""
     import uvicorn
 
     from app.main import create_app
 
-    settings = get_settings()
+    settings = persistent_secret_key(get_settings())  # sessions survive restarts
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         upgrade(settings.database_url)
     password = ensure_instructor(settings)

@@ -73,6 +73,8 @@ def claim(submission_id: str, settings: Settings) -> int | None:
             s.execute(update(Submission).where(*guard).values(
                 status="failed", error=AUTOGRADER_FAILED, finished_at=utcnow()))
             log.error("submission %s failed after %d attempts", submission_id, row.attempts)
+            github_status.post_failure(s.get_one(Submission, submission_id), AUTOGRADER_FAILED,
+                                       settings)
             return None
         res = s.execute(update(Submission).where(*guard).values(
             status="running", attempts=row.attempts + 1, started_at=utcnow(),
@@ -117,7 +119,10 @@ def _grade_claimed(submission_id: str, attempt: int, settings: Settings) -> str:
         try:
             src = load_source(sub, Path(tmp), settings)
         except student_errors as e:
-            return record_failure(submission_id, attempt, str(e), settings)
+            outcome = record_failure(submission_id, attempt, str(e), settings)
+            if outcome != "lost":
+                github_status.post_failure(sub, str(e), settings, state="error")
+            return outcome
         gpu = settings.worker_gpu_devices if sub.week in (5, 6) else None
         report = grade.grade(src, settings.data_dir, backend=settings.sandbox_backend,
                              gpu_devices=gpu)

@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from app.errors import AppError
 from app.models import Student, Submission
-from app.routes.deps import MaybeStaffDep, SessionDep, SettingsDep, StaffDep, accept_upload
+from app.routes.deps import (
+    MaybeStaffDep,
+    MaybeStudentDep,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+    accept_upload,
+    submitter,
+)
 from app.schemas import (
     CheckOut,
     ForkSubmissionIn,
@@ -24,29 +33,32 @@ from app.services import submissions as svc
 
 router = APIRouter(prefix="/api", tags=["api"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "instructor login required"}, 404: {"description": "not found"},
+    401: {"description": "sign-in (students) or an API token (staff) required"},
+    403: {"description": "not yours, or not on the roster"}, 404: {"description": "not found"},
     422: {"description": "invalid submission; `detail` says why"},
 }
 
 
 @router.post("/submissions", response_model=SubmissionOut, status_code=201, responses=ERRORS)
-def create_fork_submission(body: ForkSubmissionIn, session: SessionDep,
-                           settings: SettingsDep) -> SubmissionOut:
-    """Queue a fork for grading."""
-    sub = svc.create_fork(session, settings, body.github_login, body.week, body.repo_url,
-                          body.commit_sha)
+def create_fork_submission(body: ForkSubmissionIn, session: SessionDep, settings: SettingsDep,
+                           student: MaybeStudentDep, staff: MaybeStaffDep) -> SubmissionOut:
+    """Queue the signed-in student's fork (staff: github_login names the student)."""
+    who = submitter(session, student, staff, body.github_login)
+    sub = svc.create_fork(session, settings, who.student, body.week, body.repo_url,
+                          body.commit_sha, who.submitted_by)
     return SubmissionOut.of(sub)
 
 
 @router.post("/submissions/upload", response_model=SubmissionOut, status_code=201,
              responses=ERRORS)
 async def create_upload_submission(
-    session: SessionDep, settings: SettingsDep,
-    github_login: Annotated[str, Form()], week: Annotated[int, Form()],
-    file: Annotated[UploadFile, File()],
+    session: SessionDep, settings: SettingsDep, student: MaybeStudentDep, staff: MaybeStaffDep,
+    week: Annotated[int, Form()], file: Annotated[UploadFile, File()],
+    github_login: Annotated[str, Form()] = "",
 ) -> SubmissionOut:
-    """Validate and queue an uploaded .ipynb or .py."""
-    sub = await accept_upload(session, settings, github_login, week, file)
+    """Validate and queue an uploaded .ipynb or .py (signed-in student, or staff for one)."""
+    who = await run_in_threadpool(submitter, session, student, staff, github_login)
+    sub = await accept_upload(session, settings, who, week, file)
     return SubmissionOut.of(sub)
 
 

@@ -1,4 +1,4 @@
-"""Instructor login/logout pages and the session dependency the dashboard uses."""
+"""Instructor login/logout pages and the (server-side) session dependency the dashboard uses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.config import Settings
 from app.errors import AppError, error_response
 from app.models import Instructor
 from app.routes.deps import SessionDep, SettingsDep
-from app.services import auth
+from app.services import auth, sessions
 from app.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +24,9 @@ class LoginRequired(Exception):
     """Raised by the staff dependency; answered with a redirect (GET) or 401."""
 
 
-def staff_session(request: Request, session: SessionDep, settings: SettingsDep) -> Instructor:
+def staff_session(request: Request, session: SessionDep) -> Instructor:
     """The logged-in instructor (cookie session), else LoginRequired."""
-    row = auth.instructor_from_cookie(session, settings, request.cookies.get(auth.COOKIE))
+    row = auth.instructor_from_cookie(session, request.cookies.get(auth.COOKIE))
     if row is None:
         raise LoginRequired()
     request.state.instructor = row
@@ -38,12 +38,12 @@ StaffSessionDep = Annotated[Instructor, Depends(staff_session)]
 
 def csrf_for(request: Request, settings: Settings) -> str:
     """This session's CSRF token (for templates)."""
-    return auth.csrf_token(settings, request.cookies.get(auth.COOKIE))
+    return sessions.csrf_token(settings, request.cookies.get(auth.COOKIE))
 
 
 def require_csrf(request: Request, settings: Settings, token: str | None) -> None:
     """403 unless the form's token matches the session."""
-    auth.check_csrf(settings, request.cookies.get(auth.COOKIE), token)
+    sessions.check_csrf(settings, request.cookies.get(auth.COOKIE), token)
 
 
 async def login_required(request: Request, exc: Exception) -> Response:
@@ -86,11 +86,11 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
         return _login_page(request, next, "Your form expired; please try again.", 403)
     ip = request.client.host if request.client else "?"
     try:
-        row = auth.authenticate(session, login, password, ip)
+        row = auth.authenticate(session, settings, login, password, ip)
     except AppError as e:
         return _login_page(request, next, e.message, e.status_code)
     resp = RedirectResponse(_safe_next(next), status_code=303)
-    resp.set_cookie(auth.COOKIE, auth.make_cookie(settings, row), httponly=True,
+    resp.set_cookie(auth.COOKIE, auth.start_session(session, settings, row), httponly=True,
                     samesite="lax", secure=settings.cookie_secure,
                     max_age=settings.session_max_age_s, path="/")
     resp.delete_cookie(LOGIN_CSRF, path="/login")
@@ -98,10 +98,11 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep, _staff: StaffSessionDep,
-           csrf: Annotated[str, Form()] = "") -> Response:
-    """Forget the session cookie."""
+def logout(request: Request, session: SessionDep, settings: SettingsDep,
+           _staff: StaffSessionDep, csrf: Annotated[str, Form()] = "") -> Response:
+    """End the session: its row is deleted, so a copied cookie stops working too."""
     require_csrf(request, settings, csrf)
+    sessions.revoke(session, request.cookies.get(auth.COOKIE))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(auth.COOKIE, path="/")
     return resp

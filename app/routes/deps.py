@@ -1,29 +1,27 @@
-"""Request dependencies: the session (committed before the response), settings, staff auth."""
+"""Request dependencies: the session, settings, the signed-in student, staff API tokens."""
 
 from __future__ import annotations
 
-import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from fastapi import Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from sqlalchemy import select
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import get_session
 from app.errors import AppError
-from app.models import Instructor, Submission
+from app.models import Instructor, Student, Submission
+from app.ratelimit import TOKEN_FAILURES, record, wait_s
+from app.services import sessions, tokens
 from app.services import submissions as svc
 
 # scope="function": commit (and the after-commit enqueue) happens before the response is sent
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-_basic = HTTPBasic(auto_error=False)
-_hasher = PasswordHasher()
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+STUDENT_COOKIE = "zg_student"
+_bearer = HTTPBearer(auto_error=False, description="a staff API token from /dashboard/tokens")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -36,27 +34,33 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 def optional_instructor(
-    session: SessionDep, creds: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+    request: Request, session: SessionDep, settings: SettingsDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Instructor | None:
-    """The instructor named by HTTP Basic credentials (401 when they are wrong)."""
-    if creds is None:
+    """The instructor named by `Authorization: Bearer <API token>` (401 when it is wrong)."""
+    header = request.headers.get("authorization") or ""
+    if not header:
         return None
-    row = session.scalar(select(Instructor).where(Instructor.login == creds.username))
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY, creds.password)
-    except VerificationError:
-        row = None
+    if creds is None:  # another scheme (HTTP Basic is not accepted)
+        raise AppError("use an API token: Authorization: Bearer <token> (create one on the "
+                       "dashboard's Tokens page)", 401)
+    ip = request.client.host if request.client else "?"
+    wait = wait_s(settings, TOKEN_FAILURES, "token", ip)
+    if wait > 0:
+        raise AppError(f"too many bad API tokens; try again in {int(wait) + 1} s", 429)
+    row = tokens.instructor_for(session, creds.credentials.strip())
     if row is None:
-        raise AppError("wrong instructor login or password", 401)
+        record(settings, TOKEN_FAILURES, "token", ip)
+        raise AppError("unknown or revoked API token", 401)
     return row
 
 
 def require_instructor(
     instructor: Annotated[Instructor | None, Depends(optional_instructor)],
 ) -> Instructor:
-    """Staff only (HTTP Basic)."""
+    """Staff only (API token)."""
     if instructor is None:
-        raise AppError("instructor login required (HTTP Basic)", 401)
+        raise AppError("instructor API token required (Authorization: Bearer <token>)", 401)
     return instructor
 
 
@@ -64,12 +68,45 @@ StaffDep = Annotated[Instructor, Depends(require_instructor)]
 MaybeStaffDep = Annotated[Instructor | None, Depends(optional_instructor)]
 
 
-async def accept_upload(session: Session, settings: Settings, login: str, week: int,
+def optional_student(request: Request, session: SessionDep) -> Student | None:
+    """The student signed in with GitHub (server-side session), or None."""
+    row = sessions.lookup(session, "student", request.cookies.get(STUDENT_COOKIE))
+    return session.get(Student, row.student_id) if row and row.student_id else None
+
+
+MaybeStudentDep = Annotated[Student | None, Depends(optional_student)]
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Whose work a submission is, and the instructor who sent it on their behalf (if any)."""
+
+    student: Student
+    submitted_by: str | None = None
+
+
+def submitter(session: Session, student: Student | None, staff: Instructor | None,
+              github_login: str | None) -> Submitter:
+    """The signed-in student; staff name the student; anyone else gets 401."""
+    login = (github_login or "").strip()
+    if staff is not None:
+        if not login:
+            raise AppError("staff submitting on a student's behalf must give github_login", 422)
+        return Submitter(svc.get_or_create_student(session, login), staff.login)
+    if student is None:
+        raise AppError("sign in with GitHub to submit (/auth/github/login)", 401)
+    if login and login.removeprefix("@").lower() != student.github_login.lower():
+        raise AppError(f"you are signed in as {student.github_login}; you can only submit "
+                       "your own work", 403)
+    return Submitter(student)
+
+
+async def accept_upload(session: Session, settings: Settings, who: Submitter, week: int,
                         upload: UploadFile) -> Submission:
     """Read an upload within the size limit and queue it (DB work off the event loop)."""
     limit = settings.max_upload_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise AppError(f"file too large (more than {limit // 1024} KiB)", 422)
-    return await run_in_threadpool(svc.create_upload, session, settings, login, week,
-                                   upload.filename or "", data)
+    return await run_in_threadpool(svc.create_upload, session, settings, who.student, week,
+                                   upload.filename or "", data, who.submitted_by)

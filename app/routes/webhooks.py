@@ -2,45 +2,48 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from app.config import Settings
 from app.errors import AppError
 from app.routes.deps import SessionDep, SettingsDep
 from app.schemas import WebhookOut
+from app.services import github, pushes
 from app.services import submissions as svc
+from app.services.forks import repo_owner
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """X-Hub-Signature-256 == 'sha256=' + HMAC-SHA256(secret, raw body), in constant time."""
-    if not header or not header.startswith("sha256="):
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
+def _refuse_over_quota(settings: Settings, res: pushes.PushResult) -> None:
+    """Post a failure status on the commit for each week over the daily limit."""
+    owner, name = repo_owner(res.repo_url)
+    for week in res.over_quota:
+        github.post_status(settings, owner, name, res.sha, "failure",
+                           f"zerograd: daily limit reached for week {week}; not graded",
+                           f"{settings.public_url}/me", f"zerograd/week{week}")
 
 
 @router.post("/github", response_model=WebhookOut, status_code=202,
              responses={200: {"description": "ping"}, 401: {"description": "bad signature"}})
 async def github_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep,
+    request: Request, session: SessionDep, settings: SettingsDep, background: BackgroundTasks,
     x_github_event: Annotated[str, Header()] = "",
     x_github_delivery: Annotated[str, Header()] = "",
     x_hub_signature_256: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """`ping` → 200; `push` → one queued submission per changed week notebook."""
-    if not settings.webhook_secret:
-        raise AppError("webhooks are not configured on this server", 503)
+    """`ping` → 200; `push` → one queued submission per changed week notebook.
+
+    Signed with the course secret (GitHub App / organisation webhook) or with the repository
+    owner's own fork secret; anything else is 401.
+    """
     body = await request.body()
-    if not verify_signature(settings.webhook_secret, body, x_hub_signature_256):
-        raise AppError("invalid or missing X-Hub-Signature-256", 401)
+    trust = await run_in_threadpool(pushes.verify, session, settings, body, x_hub_signature_256)
     if x_github_event == "ping":
         return JSONResponse(WebhookOut(outcome="pong").model_dump(), status_code=200)
     if not x_github_delivery:
@@ -58,7 +61,10 @@ async def github_webhook(
     if not isinstance(payload, dict):
         raise AppError("the push payload is not a JSON object", 400)
     # blocking DB work off the event loop: a lock wait must not stall other requests
-    outcome, subs = await run_in_threadpool(svc.handle_push, session, settings,
-                                            x_github_delivery, payload)
-    return JSONResponse(WebhookOut(outcome=outcome, submissions=[s.id for s in subs]).model_dump(),
+    res = await run_in_threadpool(pushes.handle_push, session, settings, x_github_delivery,
+                                  payload, trust)
+    if res.over_quota:
+        background.add_task(_refuse_over_quota, settings, res)
+    return JSONResponse(WebhookOut(outcome=res.outcome,
+                                   submissions=[s.id for s in res.created]).model_dump(),
                         status_code=202)

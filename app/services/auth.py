@@ -1,19 +1,13 @@
-"""Instructor auth: argon2 hashes, HMAC-signed session cookies, CSRF tokens, login throttling.
+"""Instructor auth: argon2 hashes, server-side sessions, login throttling.
 
-Throttling is kept in memory per process (5 failures per login+IP per 15 minutes → 429): a
-restart forgets it, and with several web processes each counts on its own.
+Throttling (5 failures per login+IP, 30 per IP, per 15 minutes → 429) uses app.ratelimit:
+shared through Redis when REDIS_URL is set, in process memory otherwise.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
-import threading
-import time
-from collections import deque
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,26 +17,17 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.errors import AppError
 from app.models import Instructor
+from app.ratelimit import LOGIN_FAILURES, LOGIN_IP_FAILURES, record, reset, wait_s
+from app.services import sessions
 
 COOKIE = "zg_session"
-MAX_FAILURES = 5
-WINDOW_S = 15 * 60
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
-_PROCESS_KEY = secrets.token_bytes(32)  # used when Settings.secret_key is empty
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash."""
     return _hasher.hash(password)
-
-
-def _key(settings: Settings) -> bytes:
-    return settings.secret_key.encode() if settings.secret_key else _PROCESS_KEY
-
-
-def _sign(settings: Settings, payload: bytes) -> str:
-    return hmac.new(_key(settings), payload, hashlib.sha256).hexdigest()
 
 
 def create_instructor(session: Session, login: str, password: str) -> Instructor:
@@ -60,45 +45,12 @@ def create_instructor(session: Session, login: str, password: str) -> Instructor
     return row
 
 
-class Throttle:
-    """Failed logins per key in a sliding window (in memory, thread-safe)."""
-
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> float:
-        """Seconds until `key` may try again (0: not blocked)."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._recent(key, now)
-            return q[0] + self.window_s - now if len(q) >= self.limit else 0.0
-
-    def fail(self, key: str) -> None:
-        """Record a failure."""
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def reset(self, key: str) -> None:
-        """Forget failures after a success."""
-        with self._lock:
-            self._fails.pop(key, None)
-
-
-throttle = Throttle()
-
-
-def authenticate(session: Session, login: str, password: str, ip: str) -> Instructor:
+def authenticate(session: Session, settings: Settings, login: str, password: str,
+                 ip: str) -> Instructor:
     """The instructor for these credentials; AppError 401 (wrong) or 429 (too many tries)."""
     key = f"{login.strip().lower()}|{ip}"
-    wait = throttle.blocked(key)
+    wait = max(wait_s(settings, LOGIN_FAILURES, "login", key),
+               wait_s(settings, LOGIN_IP_FAILURES, "login-ip", ip))  # many logins, one address
     if wait > 0:
         raise AppError(f"too many failed logins; try again in {int(wait // 60) + 1} minutes",
                        429)
@@ -108,52 +60,39 @@ def authenticate(session: Session, login: str, password: str, ip: str) -> Instru
     except (VerificationError, InvalidHashError):
         row = None
     if row is None:
-        throttle.fail(key)
+        record(settings, LOGIN_FAILURES, "login", key)
+        record(settings, LOGIN_IP_FAILURES, "login-ip", ip)
         raise AppError("wrong login or password", 401)
-    throttle.reset(key)
+    reset(settings, LOGIN_FAILURES, "login", key)
     return row
 
 
-def make_cookie(settings: Settings, instructor: Instructor) -> str:
-    """A signed session value: base64(json{id, nonce, issued}).hmac."""
-    body = json.dumps({"i": instructor.id, "n": secrets.token_urlsafe(16),
-                       "t": int(time.time())}, separators=(",", ":")).encode()
-    payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
-    return f"{payload}.{_sign(settings, payload.encode())}"
+def start_session(session: Session, settings: Settings, instructor: Instructor) -> str:
+    """A new server-side staff session; the cookie value."""
+    return sessions.create(session, "staff", settings.session_max_age_s,
+                           instructor_id=instructor.id)
 
 
-def read_cookie(settings: Settings, value: str | None) -> dict | None:
-    """The session dict when the cookie is authentic and fresh, else None."""
-    if not value or "." not in value or len(value) > 1000:
-        return None
-    payload, sig = value.rsplit(".", 1)
-    if not hmac.compare_digest(sig, _sign(settings, payload.encode())):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or time.time() - int(data.get("t", 0)) > \
-            settings.session_max_age_s:
-        return None
-    return data
+def instructor_from_cookie(session: Session, value: str | None) -> Instructor | None:
+    """The logged-in instructor, or None (unknown, expired or revoked session)."""
+    row = sessions.lookup(session, "staff", value)
+    return session.get(Instructor, row.instructor_id) if row and row.instructor_id else None
 
 
-def instructor_from_cookie(session: Session, settings: Settings,
-                           value: str | None) -> Instructor | None:
-    """The logged-in instructor, or None."""
-    data = read_cookie(settings, value)
-    return session.get(Instructor, int(data["i"])) if data else None
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def csrf_token(settings: Settings, cookie_value: str | None) -> str:
-    """The CSRF token bound to this session (HMAC of its nonce)."""
-    data = read_cookie(settings, cookie_value) or {}
-    return _sign(settings, f"csrf:{data.get('n', '')}".encode())
-
-
-def check_csrf(settings: Settings, cookie_value: str | None, token: str | None) -> None:
-    """AppError 403 unless `token` belongs to this session."""
-    if not token or read_cookie(settings, cookie_value) is None or not hmac.compare_digest(
-            token, csrf_token(settings, cookie_value)):
-        raise AppError("invalid or missing CSRF token; reload the page and try again", 403)
+def check_secret_key(settings: Settings) -> None:
+    """RuntimeError when several processes or a public host would run without a shared key."""
+    if settings.secret_key:
+        return
+    public = urlsplit(settings.base_url).hostname if settings.base_url else None
+    why = (f"{settings.web_processes} web processes are configured"
+           if settings.web_processes > 1 else
+           f"the host {settings.host!r} is not loopback" if settings.host not in LOOPBACK else
+           f"the base URL {settings.base_url!r} is public" if public and public not in LOOPBACK
+           else "")
+    if why:
+        raise RuntimeError(f"ZEROGRAD_SECRET_KEY must be set: {why}, and every process must "
+                           "sign CSRF tokens with the same key (e.g. ZEROGRAD_SECRET_KEY=$(python "
+                           "-c 'import secrets; print(secrets.token_urlsafe(32))'))")

@@ -100,6 +100,28 @@ def _github(path: str, hint: str) -> str:
     return f"https://{GITHUB}/{owner}/{repo}"
 
 
+def repo_owner(url: str) -> tuple[str, str]:
+    """(owner, repo) of a URL that validate_repo_url returned."""
+    segs = urlsplit(url).path.strip("/").split("/")
+    if len(segs) < 2:
+        raise ForkError("the repository URL does not name an owner: use "
+                        "https://<host>/<owner>/<repo>")
+    return segs[0], segs[-1].removesuffix(".git")
+
+
+def check_owner(url: str, login: str) -> None:
+    """ForkError unless the repository belongs to `login` (case-insensitive)."""
+    owner, _ = repo_owner(url)
+    if owner.lower() != login.lower():
+        raise ForkError(f"{url} belongs to {owner!r}, not to you ({login}); submit your own "
+                        "fork")
+
+
+def is_github(url: str) -> bool:
+    """Is this a github.com repository URL?"""
+    return urlsplit(url).hostname == GITHUB
+
+
 def validate_ref(ref: str | None) -> str:
     """A commit sha or a plain ref name (never an option); HEAD when empty."""
     ref = (ref or "").strip() or "HEAD"

@@ -7,16 +7,23 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import AppError
-from app.models import Student, Submission, WebhookDelivery, new_submission_id, utcnow
+from app.models import Student, Submission, WebhookDelivery, utcnow
 from app.queue import enqueue_grading
-from app.services import policies
-from app.services.forks import ForkError, validate_ref, validate_repo_url
+from app.services import github, policies, roster
+from app.services.forks import (
+    ForkError,
+    check_owner,
+    is_github,
+    repo_owner,
+    validate_ref,
+    validate_repo_url,
+)
 from grader import source
 from grader.weeks import WEEKS
 
@@ -65,9 +72,9 @@ def _new(session: Session, settings: Settings, **values: Any) -> Submission:
     return sub
 
 
-def create_upload(session: Session, settings: Settings, login: str, week: int,
-                  filename: str, data: bytes) -> Submission:
-    """Validate an uploaded .ipynb/.py with the grader's parser, then queue it."""
+def create_upload(session: Session, settings: Settings, student: Student, week: int,
+                  filename: str, data: bytes, submitted_by: str | None = None) -> Submission:
+    """Validate an uploaded .ipynb/.py with the grader's parser, then queue it for `student`."""
     check_week(week)
     name = os.path.basename((filename or "").replace("\\", "/"))
     if not name.endswith(UPLOAD_SUFFIXES):
@@ -79,23 +86,41 @@ def create_upload(session: Session, settings: Settings, login: str, week: int,
         src = source.from_bytes(data, name, week)
     except source.SourceError as e:
         raise AppError(str(e), 422) from None
-    student = get_or_create_student(session, login)
+    roster.require(session, settings, student.github_login)
     return _new(session, settings, student_id=student.id, week=week, source="upload",
-                filename=name, notebook=data, notebook_sha256=src.sha256)
+                filename=name, notebook=data, notebook_sha256=src.sha256,
+                submitted_by=submitted_by)
 
 
-def create_fork(session: Session, settings: Settings, login: str, week: int, repo_url: str,
-                commit_sha: str | None = None) -> Submission:
-    """Queue a fork at a commit (or its default branch, resolved at grading time)."""
+def check_upstream(settings: Settings, url: str, login: str) -> None:
+    """AppError unless a GitHub repo is `login`'s fork of the course's upstream (when set)."""
+    upstream = settings.course_upstream_repo.strip().lower()
+    if not upstream or not is_github(url):
+        return
+    owner, name = repo_owner(url)
+    meta = github.repo(settings, owner, name)
+    if meta.owner.lower() != login.lower():
+        raise AppError(f"GitHub says {owner}/{name} belongs to {meta.owner!r}, not to you", 422)
+    if not meta.fork or (meta.parent or "").lower() != upstream:
+        raise AppError(f"{owner}/{name} is not a fork of {settings.course_upstream_repo}; "
+                       "fork the course repository and submit that", 422)
+
+
+def create_fork(session: Session, settings: Settings, student: Student, week: int,
+                repo_url: str, commit_sha: str | None = None,
+                submitted_by: str | None = None) -> Submission:
+    """Queue `student`'s own fork at a commit (or its default branch, resolved at grading)."""
     check_week(week)
     try:
         url = validate_repo_url(repo_url, settings)
         ref = validate_ref(commit_sha) if commit_sha else None
+        check_owner(url, student.github_login)
     except ForkError as e:
         raise AppError(str(e), 422) from None
-    student = get_or_create_student(session, login)
+    roster.require(session, settings, student.github_login)
+    check_upstream(settings, url, student.github_login)
     return _new(session, settings, student_id=student.id, week=week, source="fork",
-                repo_url=url, commit_sha=ref)
+                repo_url=url, commit_sha=ref, submitted_by=submitted_by)
 
 
 def weeks_changed(payload: dict[str, Any]) -> list[int]:
@@ -112,49 +137,6 @@ def record_delivery(session: Session, delivery_id: str, event: str) -> bool:
     return insert_ignore(session, WebhookDelivery, {
         "delivery_id": delivery_id[:100], "event": event[:50], "received_at": utcnow(),
         "outcome": "received"})
-
-
-def handle_push(session: Session, settings: Settings, delivery_id: str,
-                payload: dict[str, Any]) -> tuple[str, list[Submission]]:
-    """One submission per changed week at the pushed commit (deduped by repo, sha, week)."""
-    if not record_delivery(session, delivery_id, "push"):
-        return "duplicate delivery", []
-    outcome, subs = _push_submissions(session, settings, payload)
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id[:100])
-                    .values(outcome=outcome[:200]))
-    return outcome, subs
-
-
-def _push_submissions(session: Session, settings: Settings,
-                      payload: dict[str, Any]) -> tuple[str, list[Submission]]:
-    after = str(payload.get("after") or "")
-    if payload.get("deleted") or not after.strip("0") or str(payload.get("ref", "")).startswith(
-            "refs/tags/"):
-        return "ignored: branch deletion or tag", []
-    repo = payload.get("repository") or {}
-    owner = (repo.get("owner") or {}).get("login") or (payload.get("sender") or {}).get("login")
-    try:
-        url = validate_repo_url(str(repo.get("html_url") or ""), settings)
-        sha = validate_ref(after)
-    except ForkError as e:
-        return f"ignored: {e}", []
-    weeks = weeks_changed(payload)
-    if not weeks:
-        return "ignored: no week notebook changed", []
-    student = get_or_create_student(session, str(owner or ""))
-    created = []
-    for week in weeks:
-        key = f"{url}@{sha}#{week}"
-        sub_id = new_submission_id()
-        if insert_ignore(session, Submission, {
-                "id": sub_id, "student_id": student.id, "week": week, "source": "webhook",
-                "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
-                "received_at": utcnow(), "dedupe_key": key}):
-            sub = session.get(Submission, sub_id)
-            assert sub is not None
-            enqueue_grading(session, sub.id, week, settings)
-            created.append(sub)
-    return f"queued {len(created)} of {len(weeks)} week(s)", created
 
 
 def get_submission(session: Session, submission_id: str) -> Submission:

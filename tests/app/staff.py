@@ -32,3 +32,13 @@ def login(client: Any, session: Session, login: str | None = None) -> str:
     dash = client.get("/dashboard")
     assert dash.status_code == 200, dash.text
     return csrf_of(dash.text)
+
+
+def bearer(session: Session, login: str | None = None) -> dict[str, str]:
+    """Create an instructor and an API token; the Authorization header for it."""
+    from app.services import tokens
+
+    row = make_instructor(session, password=PASSWORD, **({"login": login} if login else {}))
+    _tok, value = tokens.create(session, row, "tests")
+    session.commit()
+    return {"Authorization": f"Bearer {value}"}

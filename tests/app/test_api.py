@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from tests.app.staff import bearer
 from tests.factories import (
     make_benchmark,
     make_check_result,
-    make_instructor,
     make_student,
     make_submission,
 )
@@ -18,10 +16,6 @@ from tests.factories import (
 REPORT = {"week": 1, "title": "micrograd", "status": "grader_error", "score": 0.0,
           "max_score": 100.0, "checks": [], "message": "autograder failed",
           "staff_traceback": "Traceback: secret internals"}
-
-
-def _auth(login: str, pw: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{pw}".encode()).decode()}
 
 
 def _graded(session: Session):
@@ -54,19 +48,19 @@ def test_submission_detail_student_view(client: TestClient, db_session: Session)
 
 def test_staff_view_and_listings_need_login(client: TestClient, db_session: Session) -> None:
     sub = _graded(db_session)
-    make_instructor(db_session, login="prof", password="s3cret")
-    db_session.commit()
+    staff = bearer(db_session, login="prof")
     assert client.get(f"/api/submissions/{sub.id}?view=staff").status_code == 401
     assert client.get("/api/submissions").status_code == 401
-    assert client.get("/api/students", headers=_auth("prof", "wrong")).status_code == 401
-    r = client.get(f"/api/submissions/{sub.id}?view=staff", headers=_auth("prof", "s3cret"))
+    wrong = {"Authorization": "Bearer zg_" + "x" * 43}
+    assert client.get("/api/students", headers=wrong).status_code == 401
+    r = client.get(f"/api/submissions/{sub.id}?view=staff", headers=staff)
     assert r.status_code == 200 and r.json()["report"]["staff_traceback"].startswith("Traceback")
-    r = client.get("/api/submissions?login=ADA&week=1", headers=_auth("prof", "s3cret"))
+    r = client.get("/api/submissions?login=ADA&week=1", headers=staff)
     assert [s["id"] for s in r.json()] == [sub.id]
-    r = client.get("/api/students", headers=_auth("prof", "s3cret"))
+    r = client.get("/api/students", headers=staff)
     assert r.json() == [{"github_login": "ada", "weeks": [
         {"week": 1, "best_score": 7.5, "max_score": 10.0, "submissions": 1}]}]
-    assert client.get("/api/students/nobody", headers=_auth("prof", "s3cret")).status_code == 404
+    assert client.get("/api/students/nobody", headers=staff).status_code == 404
 
 
 def test_status_page_escapes_and_stops_refreshing(client: TestClient, db_session: Session) -> None:

@@ -1,4 +1,4 @@
-"""Instructor login: argon2, signed HttpOnly/SameSite cookie, CSRF, throttling, logout, CLI."""
+"""Instructor login: argon2, server-side HttpOnly/SameSite session, CSRF, throttling, logout."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import ratelimit
 from app.services import auth
 from tests.app.staff import PASSWORD, csrf_of, login
 from tests.factories import make_instructor
@@ -17,9 +18,9 @@ from tests.factories import make_instructor
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle() -> Iterator[None]:
-    auth.throttle._fails.clear()
+    ratelimit._limiter.cache_clear()  # a new in-memory limiter per test
     yield
-    auth.throttle._fails.clear()
+    ratelimit._limiter.cache_clear()
 
 
 def _post_login(client, user: str, password: str, next_: str = "/dashboard"):  # type: ignore[no-untyped-def]
@@ -50,6 +51,14 @@ def test_wrong_password_then_throttled(client, db_session: Session) -> None:
     assert auth.COOKIE not in r.cookies
 
 
+def test_many_logins_from_one_address_are_throttled(client, db_session: Session) -> None:
+    row = make_instructor(db_session, password=PASSWORD)
+    db_session.commit()
+    codes = [_post_login(client, f"guess{i}", "nope").status_code for i in range(31)]
+    assert codes == [401] * 30 + [429]  # a new login each time: the per-address limit holds
+    assert _post_login(client, row.login, PASSWORD).status_code == 429
+
+
 def test_login_form_needs_its_csrf_token(client, db_session: Session) -> None:
     row = make_instructor(db_session, password=PASSWORD)
     db_session.commit()
@@ -75,9 +84,12 @@ def test_tampered_cookie_is_rejected(client, db_session: Session) -> None:
 
 def test_logout_needs_csrf_and_clears_the_session(client, db_session: Session) -> None:
     token = login(client, db_session)
+    stolen = client.cookies.get(auth.COOKIE)
     assert client.post("/logout", data={"csrf": "bad"}).status_code == 403
     r = client.post("/logout", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    client.cookies.set(auth.COOKIE, stolen)  # a copy of the cookie is dead too: revoked
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
 

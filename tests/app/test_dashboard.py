@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import Submission
+from tests.app.conftest import sign_in
 from tests.app.staff import login
 from tests.factories import (
     make_benchmark,
@@ -26,7 +27,10 @@ from tests.factories import (
 PUBLIC = {"/", "/submissions", "/submissions/upload", "/submissions/{submission_id}",
           "/webhooks/github", "/login", "/static", "/docs", "/docs/oauth2-redirect", "/redoc",
           "/openapi.json", "/healthz", "/api/submissions", "/api/submissions/upload",
-          "/api/submissions/{submission_id}", "/api/submissions/{submission_id}/results"}
+          "/api/submissions/{submission_id}", "/api/submissions/{submission_id}/results",
+          # student sign-in and the student's page (tests/app/test_identity.py)
+          "/auth/github/login", "/auth/github/callback", "/auth/logout", "/me",
+          "/me/webhook-secret"}
 PUBLIC_METHODS = {("/api/submissions", "GET")}  # the listing is staff-only
 DEADLINE = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -35,6 +39,8 @@ penalty_per_day = 0.1
 max_penalty = 0.3
 [quota]
 max_per_day = 2
+[roster]
+open_enrolment = true
 [weeks.1]
 deadline = "2026-01-10T12:00:00Z"
 hidden_checks = ["secret_check"]
@@ -202,11 +208,12 @@ def test_hidden_checks_and_quota(client, db_session: Session, policy: Settings, 
     assert "secret_check" in client.get(f"/submissions/{sub.id}").text
     # quota: 2 per student, week and UTC day
     monkeypatch.setattr(policies, "utcnow", lambda: datetime.now(UTC))
-    codes = [client.post("/api/submissions/upload", data={"github_login": "quota-q", "week": "1"},
+    sign_in(client, "quota-q")
+    codes = [client.post("/api/submissions/upload", data={"week": "1"},
                          files={"file": ("w.py", b"x = 1\n", "text/x-python")}).status_code
              for _ in range(3)]
     assert codes[:2] == [201, 201] and codes[2] == 429
-    last = client.post("/api/submissions/upload", data={"github_login": "quota-q", "week": "1"},
+    last = client.post("/api/submissions/upload", data={"week": "1"},
                        files={"file": ("w.py", b"x = 1\n", "text/x-python")})
     assert "daily limit" in last.json()["detail"]
 

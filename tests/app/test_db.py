@@ -14,7 +14,8 @@ from app.models import Base, Student, Submission
 from tests.dbfixtures import alembic_run, fresh_database
 from tests.factories import make_check_result, make_student, make_submission
 
-TABLES = {"student", "submission", "check_result", "benchmark", "webhook_delivery", "instructor"}
+TABLES = {"student", "submission", "check_result", "benchmark", "webhook_delivery", "instructor",
+          "roster_entry", "web_session", "api_token"}
 
 
 def _tables(url: str) -> set[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import make_engine
 from app.models import Student, Submission, WebhookDelivery
+from app.services import pushes
 from app.services import submissions as svc
 from tests.app.test_webhooks import push
 from tests.dbfixtures import alembic_run
@@ -19,7 +20,7 @@ from tests.dbfixtures import alembic_run
 def test_concurrent_same_delivery_one_submission(db_engine: Engine, settings: Settings,
                                                  sent: list) -> None:
     payload = push(after="c" * 40)
-    payload["repository"]["html_url"] = "https://github.com/concurrent/race"
+    payload["repository"]["html_url"] = "https://github.com/racer/race"
     payload["repository"]["owner"]["login"] = "racer"
     barrier, errors = threading.Barrier(5), []
 
@@ -27,7 +28,7 @@ def test_concurrent_same_delivery_one_submission(db_engine: Engine, settings: Se
         try:
             with Session(db_engine) as s:
                 barrier.wait()
-                svc.handle_push(s, settings, delivery, payload)
+                pushes.handle_push(s, settings, delivery, payload, pushes.Trust("course"))
                 s.commit()
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
@@ -42,7 +43,7 @@ def test_concurrent_same_delivery_one_submission(db_engine: Engine, settings: Se
         assert errors == []
         with Session(db_engine) as s:
             n = s.scalar(select(func.count()).select_from(Submission)
-                         .where(Submission.repo_url == "https://github.com/concurrent/race"))
+                         .where(Submission.repo_url == "https://github.com/racer/race"))
         assert n == 1 and len(sent) == 1
     finally:
         with Session(db_engine) as s, s.begin():
@@ -61,7 +62,8 @@ def test_sqlite_insert_ignore_and_push(tmp_path: Path, sent: list) -> None:
             assert svc.record_delivery(s, "x", "ping") is True
             assert svc.record_delivery(s, "x", "ping") is False
             for delivery in ("a", "a", "b"):
-                svc.handle_push(s, settings, delivery, push(paths=("week1.py", "week2.ipynb")))
+                pushes.handle_push(s, settings, delivery, push(paths=("week1.py", "week2.ipynb")),
+                                   pushes.Trust("course"))
             s.commit()
             assert s.scalar(select(func.count()).select_from(Submission)) == 2
         assert len(sent) == 2

@@ -113,11 +113,15 @@ def test_bad_payload_400(client: TestClient) -> None:
     assert r.status_code == 400 and "not JSON" in r.json()["detail"]
 
 
-def test_no_secret_configured_503(settings, db_session: Session) -> None:
+def test_no_secret_configured_401(settings, db_session: Session) -> None:
     from app.db import get_session
     from app.main import create_app
 
     app = create_app(settings.model_copy(update={"webhook_secret": ""}))
     app.dependency_overrides[get_session] = lambda: db_session
-    r = TestClient(app).post("/webhooks/github", content=b"{}", headers={"X-GitHub-Event": "ping"})
-    assert r.status_code == 503
+    c = TestClient(app)
+    r = c.post("/webhooks/github", content=b"{}", headers={"X-GitHub-Event": "ping"})
+    assert r.status_code == 401 and "no course webhook secret" in r.json()["detail"]
+    # an empty course secret never verifies anything, not even an HMAC keyed with ""
+    r = post(c, push(), secret="")
+    assert r.status_code == 401

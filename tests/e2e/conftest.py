@@ -14,6 +14,7 @@ import pytest
 
 from app import queue
 from app.config import Settings
+from tests.app.fakegithub import CLIENT_ID, CLIENT_SECRET, FakeGitHub, serve
 from tests.dbfixtures import alembic_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +31,33 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_settings(tmp_path: Path, data_dir: Path) -> Settings:
-    """A fresh SQLite database at Alembic head; one embedded grading thread."""
+def fake_github() -> Iterator[FakeGitHub]:
+    """The loopback fake GitHub (OAuth, /user, repo metadata) the live server signs in with."""
+    with serve() as fake:
+        yield fake
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path, data_dir: Path, fake_github: FakeGitHub) -> Settings:
+    """A fresh SQLite database at Alembic head; one embedded grading thread; open enrolment."""
     url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
     alembic_run(url, "upgrade", "head")
+    course = tmp_path / "course.toml"
+    course.write_text("[roster]\nopen_enrolment = true\n")
     return Settings(database_url=url, redis_url=None, data_dir=data_dir, embedded_workers=1,
                     sweep_interval_s=2, stuck_after_s=120, secret_key="e2e-secret",
-                    host="127.0.0.1", port=_free_port(), course_config=tmp_path / "none.toml")
+                    host="127.0.0.1", port=_free_port(), course_config=course,
+                    github_client_id=CLIENT_ID, github_client_secret=CLIENT_SECRET,
+                    github_oauth_url=fake_github.url, github_api_url=fake_github.url)
+
+
+def sign_in(page: object, base: str, login: str) -> None:
+    """Sign in through the fake GitHub's authorize page, as a student would."""
+    page.goto(base + "/")  # type: ignore[attr-defined]
+    page.click("#signin")  # type: ignore[attr-defined]
+    page.fill("#login", login)  # type: ignore[attr-defined]
+    page.click("#authorize")  # type: ignore[attr-defined]
+    page.wait_for_selector("#signed-in")  # type: ignore[attr-defined]
 
 
 @pytest.fixture

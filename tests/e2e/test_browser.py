@@ -12,7 +12,7 @@ import pytest
 from app.config import Settings
 from app.db import session_scope
 from app.services.auth import create_instructor
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS_PRINT = "<script>alert('xss-stdout')</script>"
@@ -41,10 +41,9 @@ def test_upload_grade_dashboard_export_regrade(live_server: str, live_settings: 
     with session_scope(live_settings) as s:
         create_instructor(s, "prof", "browser-test-pw")
 
-    # a student uploads a notebook whose output and file name carry script payloads
-    page.goto(base + "/")
+    # a student signs in and uploads a notebook whose output and file name carry script payloads
+    sign_in(page, base, "e2e-student")
     form = page.locator("form[action='/submissions/upload']")
-    form.locator("input[name=github_login]").fill("e2e-student")
     form.locator("select[name=week]").select_option("1")
     form.locator("input[type=file]").set_input_files(
         {"name": XSS_NAME, "mimeType": "application/json", "buffer": _notebook()})

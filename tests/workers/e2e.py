@@ -93,7 +93,7 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, every: float =
 
 @contextmanager
 def api(settings: Settings) -> Iterator[TestClient]:
-    """The real app; requests commit through session_scope(settings) (then enqueue)."""
+    """The real app, as staff; requests commit through session_scope(settings) (then enqueue)."""
     app = create_app(settings)
 
     def _session() -> Iterator[Session]:
@@ -102,7 +102,20 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
     app.dependency_overrides[get_session] = _session
     with TestClient(app) as c:
+        c.headers["Authorization"] = f"Bearer {_staff_token(settings)}"  # staff submit for logins
         yield c
+
+
+def _staff_token(settings: Settings) -> str:
+    """An instructor's API token (the API records uploads under the login the staff names)."""
+    import secrets
+
+    from app.services import tokens
+    from tests.factories import make_instructor
+
+    with session_scope(settings) as s:
+        row = make_instructor(s, login=f"e2e-staff-{secrets.token_hex(4)}")
+        return tokens.create(s, row, "e2e")[1]
 
 
 def upload(client: TestClient, data: bytes, week: int = 1, login: str = "alice") -> str:

@@ -38,14 +38,14 @@ def signed(body: bytes, delivery: str, secret: str = SECRET) -> dict[str, str]:
 def test_push_to_loopback_fork_is_graded_once(wsettings: Settings, redis_url: str,
                                               tmp_path: Path) -> None:
     root = tmp_path / "repos"
-    sha = make_repo(root, "fork", {"weeks/week1.ipynb": NOTEBOOK.read_bytes(),
+    sha = make_repo(root, "carol/fork", {"weeks/week1.ipynb": NOTEBOOK.read_bytes(),
                                    "README.md": b"my fork\n"})
     with GitServer(root) as srv:
         settings = wsettings.model_copy(update={
             "redis_url": redis_url, "webhook_secret": SECRET, "allowed_git_hosts": [srv.hostport],
             "stuck_after_s": 30, "sweep_interval_s": 2, "task_soft_time_limit_s": 20,
             "task_time_limit_s": 25, "broker_visibility_timeout_s": 28})
-        body = push_body(srv.url("fork"), sha)
+        body = push_body(srv.url("carol/fork"), sha)  # the owner is the repo URL's
         w = Worker(settings, tmp_path / "worker.log", beat=False)
         try:
             with api(settings) as client:

@@ -1,0 +1,166 @@
+"""GitHub push deliveries: who may sign them, whose work they are, and the daily quota.
+
+A delivery verifies either with the course secret (a GitHub App or organisation webhook, never
+shown to students) or with the repository owner's own per-student secret (a personal fork).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import AppError
+from app.models import Student, Submission, WebhookDelivery, new_submission_id, utcnow
+from app.queue import enqueue_grading
+from app.services import policies, roster
+from app.services.forks import ForkError, repo_owner, validate_ref, validate_repo_url
+from app.services.submissions import (
+    get_or_create_student,
+    insert_ignore,
+    record_delivery,
+    weeks_changed,
+)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """How a delivery was verified: the course secret, or one student's fork secret."""
+
+    kind: str  # course | fork
+    student_id: int | None = None
+
+
+@dataclass
+class PushResult:
+    """What a push did: an outcome line, new submissions, weeks refused over the quota."""
+
+    outcome: str
+    created: list[Submission] = field(default_factory=list)
+    over_quota: list[int] = field(default_factory=list)
+    repo_url: str = ""
+    sha: str = ""
+
+
+def signed(secret: str, body: bytes, header: str | None) -> bool:
+    """X-Hub-Signature-256 == 'sha256=' + HMAC-SHA256(secret, raw body), in constant time."""
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _owner_login(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+        login = data["repository"]["owner"]["login"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return login if isinstance(login, str) and len(login) <= 39 else None
+
+
+def verify(session: Session, settings: Settings, body: bytes, header: str | None) -> Trust:
+    """The delivery's Trust, else AppError 401 (503 when no secret of any kind exists)."""
+    if signed(settings.webhook_secret, body, header):
+        return Trust("course")
+    login = _owner_login(body)
+    student = session.scalar(select(Student).where(
+        func.lower(Student.github_login) == login.lower())) if login else None
+    if student is not None and student.webhook_secret and signed(
+            student.webhook_secret, body, header):
+        return Trust("fork", student.id)
+    if not settings.webhook_secret and student is None:
+        raise AppError("invalid or missing X-Hub-Signature-256 (no course webhook secret is "
+                       "configured; a fork's webhook uses its owner's secret)", 401)
+    raise AppError("invalid or missing X-Hub-Signature-256", 401)
+
+
+def _student(session: Session, settings: Settings, trust: Trust,
+             payload: dict[str, Any], url: str) -> Student | str:
+    """The student a verified push is for, or why it is refused."""
+    owner, name = repo_owner(url)
+    if trust.kind == "fork":
+        student = session.get(Student, trust.student_id)
+        assert student is not None
+        if owner.lower() != student.github_login.lower():
+            return f"refused: {owner}/{name} is not {student.github_login}'s repository"
+        login = student.github_login
+    else:
+        inst = (payload.get("installation") or {}).get("id")
+        want = settings.github_app_installation_id
+        if want is not None and inst != want:
+            return "refused: not the course's GitHub App installation"
+        if settings.github_org and owner.lower() == settings.github_org.lower():
+            match = roster.match_suffix(session, settings, name)
+            if match is None:
+                return f"refused: no roster login matches the repository name {name!r}"
+            login = match
+        else:
+            login = owner
+    try:
+        roster.require(session, settings, login)
+    except AppError as e:
+        return f"refused: {e.message}"
+    return get_or_create_student(session, login)
+
+
+def handle_push(session: Session, settings: Settings, delivery_id: str,
+                payload: dict[str, Any], trust: Trust) -> PushResult:
+    """One submission per changed week at the pushed commit (deduped, within the quota)."""
+    if not record_delivery(session, delivery_id, "push"):
+        return PushResult("duplicate delivery")
+    result = _push(session, settings, payload, trust)
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id[:100])
+                    .values(outcome=result.outcome[:200]))
+    return result
+
+
+def _push(session: Session, settings: Settings, payload: dict[str, Any],
+          trust: Trust) -> PushResult:
+    after = str(payload.get("after") or "")
+    if payload.get("deleted") or not after.strip("0") or str(payload.get("ref", "")).startswith(
+            "refs/tags/"):
+        return PushResult("ignored: branch deletion or tag")
+    repo = payload.get("repository") or {}
+    try:
+        url = validate_repo_url(str(repo.get("html_url") or ""), settings)
+        sha = validate_ref(after)
+        repo_owner(url)
+    except ForkError as e:
+        return PushResult(f"ignored: {e}")
+    weeks = weeks_changed(payload)
+    if not weeks:
+        return PushResult("ignored: no week notebook changed")
+    student = _student(session, settings, trust, payload, url)
+    if isinstance(student, str):
+        return PushResult(student)
+    res = PushResult("", repo_url=url, sha=sha)
+    for week in weeks:
+        limit, remaining = policies.quota(session, settings, student.id, week)
+        if limit and remaining <= 0:
+            res.over_quota.append(week)
+            continue
+        _insert(session, settings, res, student, week, url, sha)
+    res.outcome = f"queued {len(res.created)} of {len(weeks)} week(s)" + (
+        f"; over the daily limit: week {', '.join(map(str, res.over_quota))}"
+        if res.over_quota else "")
+    return res
+
+
+def _insert(session: Session, settings: Settings, res: PushResult, student: Student,
+            week: int, url: str, sha: str) -> None:
+    sub_id = new_submission_id()
+    if insert_ignore(session, Submission, {
+            "id": sub_id, "student_id": student.id, "week": week, "source": "webhook",
+            "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
+            "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"}):
+        sub = session.get(Submission, sub_id)
+        assert sub is not None
+        enqueue_grading(session, sub.id, week, settings)
+        res.created.append(sub)
