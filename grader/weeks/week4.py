@@ -29,6 +29,7 @@ import torch
 
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect, expect_close
 from grader.sandbox import Limits
+from grader.weeks import week4_backprop as wb
 from reference import backprop as bp
 from reference import wavenet as wn
 
@@ -48,6 +49,12 @@ GROUPS = {
     "first layer and embedding backward": bp.GRAD_NAMES[21:],
 }
 LAYER_NAMES = ["Embedding", *["FlattenConsecutive", "Linear", "BatchNorm1d", "Tanh"] * 3, "Linear"]
+
+
+def make_job_inputs(rng: np.random.Generator, data_dir, source, on_gpu: bool
+                    ) -> dict[str, np.ndarray]:
+    """make_inputs plus Exercise 1's re-run (seed and the student's statements)."""
+    return wb.make_job_inputs(make_inputs(rng, data_dir), rng, source.cells)
 
 
 def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:
@@ -119,17 +126,16 @@ def _line(name: str, raw: np.ndarray, g: torch.Tensor, w: torch.Tensor, w32: tor
             f"maxdiff: {float((g - w).abs().max()):.3g}")
 
 
-def _backprop(ctx: Ctx) -> dict:
-    out = ctx.outputs.get("backprop") or ctx.out("backprop_partial")
-    p, Xb, Yb = _inputs(out)
+def _run(grads: dict[str, np.ndarray], p: dict[str, torch.Tensor], Xb: torch.Tensor,
+         Yb: torch.Tensor) -> dict:
+    """One set of the student's gradients against autograd on its parameters and batch."""
     want = bp.autograd(p, Xb, Yb)
-    want32 = bp.autograd({k: v.float() for k, v in p.items()}, Xb, Yb)
     got, bad = {}, {}
     for name in bp.GRAD_NAMES:
-        if name not in out:
+        if name not in grads:
             bad[name] = f"{name} is not defined (or is None) in your notebook"
             continue
-        raw, shape = np.asarray(out[name]), tuple(want[name].shape)
+        raw, shape = np.asarray(grads[name]), tuple(want[name].shape)
         if raw.dtype.kind not in "biuf" or raw.size != want[name].numel():
             bad[name] = f"{name}: shape {raw.shape} but expected {shape}"
         elif not np.all(np.isfinite(raw)):
@@ -138,33 +144,71 @@ def _backprop(ctx: Ctx) -> dict:
             got[name] = _t(raw).reshape(shape)
     upstream = {k: got.get(k, want[k]) for k in bp.GRAD_NAMES}
     local = bp.backward(p, bp.forward(p, Xb, Yb), Xb, Yb, upstream=upstream)
-    return {"out": out, "want": want, "want32": want32, "got": got, "bad": bad, "local": local}
+    return {"raw": grads, "want": want, "got": got, "bad": bad, "local": local}
+
+
+def _backprop(ctx: Ctx) -> dict:
+    partial = "backprop" not in ctx.outputs
+    out = ctx.out("backprop_partial") if partial else ctx.outputs["backprop"]
+    p, Xb, Yb = _inputs(out)
+    first = _run(out, p, Xb, Yb)
+    first["want32"] = bp.autograd({k: v.float() for k, v in p.items()}, Xb, Yb)
+    shapes = {k: tuple(np.asarray(out[k]).shape) for k in (*bp.PARAM_NAMES, "Xb", "Yb")}
+    fp, fX, fY = wb.fresh_reference(int(ctx.inputs["bp_seed"][0]), shapes)
+    fresh = {k: v.numpy() for k, v in fp.items()} | {"Xb": fX.numpy(), "Yb": fY.numpy()}
+    rr = ctx.outputs.get("rerun_partial" if partial else "rerun", {})
+    again = _run({k[2:]: v for k, v in rr.items() if k.startswith("r_")},
+                 *_inputs(fresh))
+    return {"first": first, "again": again, "out": out}
+
+
+def _verdict(r: dict, name: str) -> tuple[str, str]:
+    """("pass" | "inherited" | "fail", message) for one gradient of one run."""
+    if name in r["bad"]:
+        return "fail", r["bad"][name]
+    raw, g, w = r["raw"][name], r["got"][name], r["want"][name]
+    if _close(g, w, raw):
+        return "pass", ""
+    diff = float((g - w).abs().max())
+    if _close(g, r["local"][name], raw):
+        off = wb.degenerate(name, r["got"], r["want"], lambda a, b: _close(a, b, raw))
+        if not off:
+            return "inherited", (f"{name} differs from autograd (max abs diff {diff:.3g}) only "
+                                 "because a gradient it is computed from is wrong; its own step "
+                                 "is right")
+        return "fail", (f"{name}: differs from autograd (max abs diff {diff:.3g}); it is the "
+                        f"right step from {', '.join(off)}, but that is zero or far off in size, "
+                        "so the step earns nothing on its own")
+    return "fail", (f"{name}: differs from autograd (max abs diff {diff:.3g}), and is not "
+                    "the right backward step from your own upstream gradients either "
+                    f"(max abs diff {float((g - r['local'][name]).abs().max()):.3g})")
 
 
 def _group(names: tuple[str, ...]):
     def check(ctx: Ctx) -> str:
         r = ctx.memo("backprop", lambda: _backprop(ctx))
-        lines, fails, inherited = [], [], []
+        first, again = r["first"], r["again"]
+        lines: list[str] = []
+        fails: list[str] = []
+        inherited: list[str] = []
         for name in names:
-            if name in r["bad"]:
-                fails.append(r["bad"][name])
-                continue
-            raw, g, w = r["out"][name], r["got"][name], r["want"][name]
-            lines.append(_line(name, raw, g, w, r["want32"][name]))
-            if _close(g, w, raw):
-                continue
-            diff = float((g - w).abs().max())
-            if _close(g, r["local"][name], raw):
-                inherited.append(f"{name} differs from autograd (max abs diff {diff:.3g}) only "
-                                 "because a gradient it is computed from is wrong; its own step "
-                                 "is right")
-            else:
-                fails.append(f"{name}: differs from autograd (max abs diff {diff:.3g}), and is not "
-                             "the right backward step from your own upstream gradients either "
-                             f"(max abs diff {float((g - r['local'][name]).abs().max()):.3g})")
+            kind, msg = _verdict(first, name)
+            if name not in first["bad"]:
+                lines.append(_line(name, first["raw"][name], first["got"][name],
+                                   first["want"][name], first["want32"][name]))
+            if kind == "pass" or kind == "inherited":
+                kind2, msg2 = _verdict(again, name)
+                if kind2 == "fail":
+                    kind, msg = "fail", (f"{name}: right on your own tensors, but not when the "
+                                         "grader re-ran your Exercise 1 code on fresh parameters "
+                                         "and a fresh batch (forward tensors without .grad, as "
+                                         "in a manual backward pass): " + msg2)
+            (fails if kind == "fail" else inherited if kind == "inherited" else []).append(msg)
         report = "\n".join(lines + inherited)
         if fails:
-            raise CheckFailed("\n".join(fails) + ("\n" + report if report else ""))
+            note = wb.staff_note(ctx.inputs)
+            extra = {"staff_note": note} if note else {}
+            raise CheckFailed("\n".join(fails) + ("\n" + report if report else ""), **extra)
         return report
     return check
 

@@ -20,7 +20,15 @@ from torch import nn
 
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, cmp, expect, expect_close
 from grader.sandbox import Limits
-from reference.gpt import Block, FeedFoward, GPTConfig, GPTLanguageModel, Head, MultiHeadAttention
+from reference.gpt import (
+    Block,
+    FeedFoward,
+    GPTConfig,
+    GPTLanguageModel,
+    Head,
+    MultiHeadAttention,
+    num_params,
+)
 
 WEEK = 5
 TITLE = "GPT"
@@ -34,8 +42,9 @@ CFG = GPTConfig(vocab_size=65, block_size=8, n_embd=32, n_head=4, n_layer=2, dro
 HS = CFG.n_embd // CFG.n_head  # head_size; equals block_size so one-hot values read out wei
 B, T, C, V = 2, CFG.block_size, CFG.n_embd, CFG.vocab_size
 K_FUTURE, EXTRA, MAX_NEW = 5, 4, 6
-TRAIN_STEPS, TRAIN_LR, TRAIN_DROP = 15, 3e-3, 0.5  # the reference drops by > 1.2
-LECTURE_PARAMS = 10_788_929
+TRAIN_STEPS, TRAIN_LR, TRAIN_DROP = 15, 5e-3, 0.5  # the reference drops by ~2
+TRAIN_B = V // T  # every target of the training batch is a different token (no unigram gain)
+LECTURE = GPTConfig()  # 10,788,929 parameters: quoted in messages, never the judged value
 TOL = 1e-6
 
 
@@ -55,13 +64,21 @@ def _weight(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.n
     return 0.2 * rng.normal(size=shape)
 
 
+def _count_cfg(rng: np.random.Generator) -> np.ndarray:
+    """A fresh small config (vocab, block_size, n_embd, n_head, n_layer) to count parameters of."""
+    n_head = int(rng.integers(1, 5))
+    return np.array([int(rng.integers(10, 100)), int(rng.integers(4, 33)),
+                     n_head * int(rng.integers(2, 9)), n_head, int(rng.integers(1, 4))])
+
+
 def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarray]:
     """Fresh weights, tokens and gradients for one submission."""
     assert HS == T, "the attention read-out needs head_size == block_size"
     out: dict[str, np.ndarray] = {
         "cfg": np.array([V, T, C, CFG.n_head, CFG.n_layer]),
         "seed": rng.integers(0, 2**31, size=2), "max_new": np.array([MAX_NEW]),
-        "train_steps": np.array([TRAIN_STEPS]), "train_lr": np.array([TRAIN_LR])}
+        "train_steps": np.array([TRAIN_STEPS]), "train_lr": np.array([TRAIN_LR]),
+        "count_cfg": _count_cfg(rng)}
     for prefix, make in REF_MODULES.items():
         for n, p in make().named_parameters():
             out[f"{prefix}.{n}"] = _weight(n, tuple(p.shape), rng)
@@ -73,7 +90,8 @@ def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarra
             "g1": rng.normal(size=(4, 1, C))}
     tok: Callable[..., np.ndarray] = lambda *shape: rng.integers(0, V, size=shape)
     out |= {"idx": tok(B, T), "targets": tok(B, T), "idx_init": tok(16, T),
-            "targets_init": tok(16, T), "train_x": tok(4, T), "train_y": tok(4, T),
+            "targets_init": tok(16, T), "train_x": tok(TRAIN_B, T),
+            "train_y": rng.permutation(V)[:TRAIN_B * T].reshape(TRAIN_B, T),
             "prompt": tok(2, 3), "long_a": tok(2, T + EXTRA)}
     out["idx_future"] = out["idx"].copy()
     out["idx_future"][:, K_FUTURE:] = (out["idx"][:, K_FUTURE:] + tok(B, T - K_FUTURE) % (V - 1)
@@ -181,6 +199,10 @@ def _causal(ctx: Ctx) -> str:
     expect(c.approx, f"changing only the tokens at positions >= {K_FUTURE} changed the logits "
                      f"at positions < {K_FUTURE} (max abs diff {c.maxdiff:.3g}): a position "
                      "must not see the future", maxdiff=c.maxdiff)
+    moved = float(np.abs(a[:, K_FUTURE:] - b[:, K_FUTURE:]).max())
+    expect(moved > 1e-6, f"changing the tokens at positions >= {K_FUTURE} did not change the "
+                         "logits there either: the model's output should depend on its input",
+           maxdiff=moved)
     return "no attention to future positions; earlier logits ignore later tokens"
 
 
@@ -238,29 +260,97 @@ def _init_loss(ctx: Ctx) -> str:
     ce = float(torch.nn.functional.cross_entropy(logits, tgt))
     expect(math.isfinite(loss) and abs(loss - ce) < 1e-4 * max(1.0, abs(ce)),
            f"the loss should be the mean cross-entropy of your logits, {ce:.6g}; got {loss:.6g}")
+    spread = float(logits.std(0).max())
+    expect(spread > 1e-7, "the logits of a fresh model are the same for every token: they "
+                          "should come from the embeddings, blocks and lm_head")
     expect(abs(loss - math.log(V)) < 0.4, f"loss at initialisation is {loss:.4f}, expected about "
                                           f"ln({V}) = {math.log(V):.4f} (within 0.4)")
     return f"loss at init {loss:.4f} ≈ ln({V}) = {math.log(V):.4f}"
 
 
 def _params(ctx: Ctx) -> str:
+    V2, T2, C2, H2, L2 = (int(v) for v in ctx.inputs["count_cfg"])
+    cfg = GPTConfig(vocab_size=V2, block_size=T2, n_embd=C2, n_head=H2, n_layer=L2)
+    want = num_params(GPTLanguageModel(cfg))
     n = int(np.asarray(ctx.arr("params", "count")).reshape(-1)[0])
-    expect(n == LECTURE_PARAMS, f"GPTLanguageModel() with the lecture's config (vocab 65, "
-                                f"block_size 256, n_embd 384, n_head 6, n_layer 6) has {n:,} "
-                                f"parameters, expected {LECTURE_PARAMS:,} "
-                                f"(diff {n - LECTURE_PARAMS:+,})")
-    return f"{n:,} parameters at the lecture's config"
+    expect(n == want, f"GPTLanguageModel() with vocab_size {V2}, block_size {T2}, n_embd {C2}, "
+                      f"n_head {H2}, n_layer {L2} has {n:,} parameters, expected {want:,} "
+                      f"(diff {n - want:+,}); the lecture's config (vocab 65, block_size 256, "
+                      f"n_embd 384, n_head 6, n_layer 6) has {num_params_lecture():,}")
+    return (f"{n:,} parameters at a grader-chosen config (the lecture's has "
+            f"{num_params_lecture():,})")
+
+
+def num_params_lecture() -> int:
+    """The lecture's count (10,788,929), computed, for messages only."""
+    with torch.device("meta"):
+        return num_params(GPTLanguageModel(LECTURE))
+
+
+def _ce(logits: Any, targets: np.ndarray) -> float:
+    lg = torch.from_numpy(as_float(logits, "logits")).reshape(-1, V)
+    return float(torch.nn.functional.cross_entropy(lg, torch.from_numpy(targets).reshape(-1)))
+
+
+def _ref_at(ctx: Ctx, out: dict[str, np.ndarray], tag: str) -> tuple[nn.Module, torch.Tensor]:
+    """The reference model with the student's parameters `tag` (p0, p1, pT) and its logits."""
+    model = GPTLanguageModel(CFG).double().train()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            key = f"{tag}.{n}"
+            expect(key in out, f"training: parameter {n} of your model is missing")
+            p.copy_(torch.from_numpy(as_float(out[key], n)).reshape(p.shape))
+    return model, model(torch.from_numpy(ctx.inputs["train_x"]))[0]
+
+
+def _first_step_agrees(ctx: Ctx, out: dict[str, np.ndarray]) -> float:
+    """Fraction of the clearly moving weights whose first AdamW step has the reference's sign."""
+    model, logits = _ref_at(ctx, out, "p0")
+    opt = torch.optim.AdamW(model.parameters(), lr=TRAIN_LR)
+    tgt = torch.from_numpy(ctx.inputs["train_y"]).reshape(-1)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt).backward()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt.step()
+    agree, total = 0, 0
+    for n, p in model.named_parameters():
+        want = (p.detach() - before[n]).reshape(-1)
+        got = torch.from_numpy(as_float(out[f"p1.{n}"], n) - as_float(out[f"p0.{n}"], n))
+        moving = want.abs() > TRAIN_LR / 2
+        agree += int((torch.sign(got.reshape(-1)) == torch.sign(want))[moving].sum())
+        total += int(moving.sum())
+    return agree / max(total, 1)
 
 
 def _train(ctx: Ctx) -> str:
-    losses = as_float(ctx.arr("train", "losses"), "losses").reshape(-1)
-    expect(losses.size == TRAIN_STEPS and bool(np.all(np.isfinite(losses))),
-           f"expected {TRAIN_STEPS} finite losses, got {losses.tolist()}")
-    expect(losses[-3:].min() < losses[0] - TRAIN_DROP,
+    """Judged here: cross-entropy recomputed from your logits, and the reference model's loss
+    with your own parameters before and after training (never a loss reported by the job)."""
+    out, y = ctx.out("train"), ctx.inputs["train_y"]
+    own0, ownT = _ce(ctx.arr("train", "logits0"), y), _ce(ctx.arr("train", "logitsT"), y)
+    with torch.no_grad():
+        ref0_logits, refT_logits = _ref_at(ctx, out, "p0")[1], _ref_at(ctx, out, "pT")[1]
+    ref0, refT = _ce(ref0_logits.numpy(), y), _ce(refT_logits.numpy(), y)
+    expect(all(math.isfinite(v) for v in (own0, ownT, ref0, refT)),
+           f"training produced non-finite losses ({own0}, {ownT}, {ref0}, {refT})")
+    start = math.log(V)
+    expect(refT < min(ref0, start) - TRAIN_DROP,
            f"{TRAIN_STEPS} AdamW steps (lr {TRAIN_LR:g}) on one batch should lower the loss by "
-           f"more than {TRAIN_DROP}; "
-           f"it went {losses[0]:.4f} -> {losses[-1]:.4f}")
-    return f"{TRAIN_STEPS} AdamW steps: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+           f"more than {TRAIN_DROP}: the lecture's GPT with your parameters went "
+           f"{ref0:.4f} -> {refT:.4f} (ln({V}) = {start:.4f})")
+    expect(ownT < min(own0, start) - TRAIN_DROP,
+           f"{TRAIN_STEPS} AdamW steps (lr {TRAIN_LR:g}) on one batch should lower the loss by "
+           f"more than {TRAIN_DROP}; the cross-entropy of your model's logits went "
+           f"{own0:.4f} -> {ownT:.4f}")
+    same = cmp(ctx.arr("train", "logits0"), ref0_logits.numpy(), "logits", 1e-3, 1e-4,
+               reshape=True).approx
+    if same:  # your model is the lecture's: its trained logits and first step must be too
+        expect(cmp(ctx.arr("train", "logitsT"), refT_logits.numpy(), "logits", 1e-3, 1e-3,
+                   reshape=True).approx,
+               "training: the logits after training are not those of the trained parameters")
+        agree = _first_step_agrees(ctx, out)
+        expect(agree > 0.99, f"training: the first AdamW step from your parameters moved only "
+                             f"{agree:.1%} of the weights the way the reference's gradient does")
+    return (f"{TRAIN_STEPS} AdamW steps: loss {own0:.4f} -> {ownT:.4f} (the lecture's GPT with "
+            f"your parameters: {ref0:.4f} -> {refT:.4f})")
 
 
 def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:
@@ -275,8 +365,17 @@ def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
+def _sampled(new: np.ndarray, what: str) -> None:
+    """A fresh model's distribution is nearly uniform: 12 equal draws mean no sampling."""
+    expect(len(np.unique(new)) > 1, f"{what}: every new token is {int(new.flat[0])}: generate "
+                                    "should sample each token from the model's softmax "
+                                    "(torch.multinomial)")
+
+
 def _generate(ctx: Ctx) -> str:
-    _tokens(ctx.arr("generate", "out"), ctx.inputs["prompt"], "prompt of 3 tokens")
+    prompt = ctx.inputs["prompt"]
+    out = _tokens(ctx.arr("generate", "out"), prompt, "prompt of 3 tokens")
+    _sampled(out[:, prompt.shape[1]:], "prompt of 3 tokens")
     return f"{MAX_NEW} new tokens appended, all within the vocabulary"
 
 
@@ -288,6 +387,7 @@ def _window(ctx: Ctx) -> str:
     except CheckFailed as e:
         raise CheckFailed(f"generate() on a prompt longer than block_size = {T} must crop the "
                           f"context to idx[:, -block_size:]. {e.message}") from None
+    _sampled(a[:, L:], f"prompt of {L} tokens")
     expect(np.array_equal(a[:, L:], b[:, L:]),
            f"two prompts that differ only before the last block_size = {T} tokens gave "
            "different continuations under the same seed: condition on idx[:, -block_size:]")
@@ -304,7 +404,7 @@ CHECKS = [
     CheckSpec("Block forward/backward", 12, _block, "residuals and pre-norm LayerNorms"),
     CheckSpec("GPT forward/backward", 12, _model, "logits, loss and every gradient"),
     CheckSpec("loss at init ≈ ln(vocab)", 5, _init_loss, "cross-entropy of a fresh model"),
-    CheckSpec("10,788,929 parameters", 8, _params, "the lecture's config"),
+    CheckSpec("parameter count", 8, _params, "a grader-chosen config (lecture: 10,788,929)"),
     CheckSpec("training lowers loss", 5, _train, f"{TRAIN_STEPS} grader-run AdamW steps"),
     CheckSpec("generate: length and vocabulary", 5, _generate, "prompt + max_new_tokens"),
     CheckSpec("generate: last block_size tokens", 5, _window, "crops long prompts"),
