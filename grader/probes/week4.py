@@ -217,8 +217,8 @@ def hierarchy(ns, inputs):
 
 
 def param_count(ns, inputs):
-    """Number of parameters of the lecture config (vocab 27, n_embd 24, n_hidden 128)."""
-    model = _build(ns, 27, 24, 128)
+    """Parameters of the hierarchical network at the grader's (vocab, n_embd, n_hidden)."""
+    model = _build(ns, *_ints(inputs, "pc_dims"))
     return {"n": sum(p.nelement() for p in model.parameters())}
 
 
