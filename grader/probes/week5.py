@@ -146,20 +146,23 @@ def causal(ns, inputs):
 
 
 def shapes(ns, inputs):
-    """Output shapes of every piece on float32 input (student's own init)."""
+    """Output shapes of every piece on float32 input (student's own init), and their spread."""
     cfg = configure(ns, inputs)
     C, hs = cfg["n_embd"], cfg["n_embd"] // cfg["n_head"]
     x = tensor(inputs, "x").float()
-    out = {}
+    got = {}
     with torch.no_grad():
-        out["head"] = need(ns, "Head")(hs)(x).shape
-        out["mha"] = need(ns, "MultiHeadAttention")(cfg["n_head"], hs)(x).shape
-        out["ffwd"] = need(ns, "FeedFoward", "FeedForward")(C)(x).shape
-        out["block"] = need(ns, "Block")(C, cfg["n_head"])(x).shape
+        got["head"] = need(ns, "Head")(hs)(x)
+        got["mha"] = need(ns, "MultiHeadAttention")(cfg["n_head"], hs)(x)
+        got["ffwd"] = need(ns, "FeedFoward", "FeedForward")(C)(x)
+        got["block"] = need(ns, "Block")(C, cfg["n_head"])(x)
         m = own_model(ns, inputs).eval()
-        logits, loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
-        out["logits"], out["loss"] = logits.shape, loss.shape
-    return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
+        got["logits"], loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
+    out = {k: np.array(v.shape, dtype=np.int64) for k, v in got.items()}
+    out["loss"] = np.array(loss.shape, dtype=np.int64)
+    out.update({f"spread_{k}": v.double().std() if v.numel() > 1 else torch.zeros(())
+                for k, v in got.items()})
+    return out
 
 
 def params(ns, inputs):
