@@ -193,10 +193,15 @@ def _wei(ctx: Ctx) -> np.ndarray:
 
 
 def _causal(ctx: Ctx) -> str:
-    upper = np.abs(np.triu(_wei(ctx), k=1)).max()
+    wei = _wei(ctx)
+    upper = np.abs(np.triu(wei, k=1)).max()
     expect(upper < 1e-9, f"attention weights above the diagonal (future positions) should be 0 "
                          f"but reach {upper:.3g}: mask them with tril / masked_fill(-inf) "
                          "before the softmax", maxdiff=float(upper))
+    off = _softmax_of_scores(ctx, wei, (True,), (-1, -2))
+    expect(off < TOL, "the attention weights are not a masked softmax of the scores q @ k^T "
+                      f"(of the grader's weights) under any usual scale (max abs diff {off:.3g})",
+           maxdiff=off)
     a = as_float(ctx.arr("causal", "a"), "logits").reshape(B, T, -1)
     b = as_float(ctx.arr("causal", "b"), "logits").reshape(B, T, -1)
     c = cmp(a[:, :K_FUTURE], b[:, :K_FUTURE], "logits", 0, 1e-9)
@@ -210,12 +215,25 @@ def _causal(ctx: Ctx) -> str:
     return "no attention to future positions; earlier logits ignore later tokens"
 
 
+def _softmax_of_scores(ctx: Ctx, wei: np.ndarray, masks: tuple[bool, ...],
+                       dims: tuple[int, ...]) -> float:
+    """How far wei is from every softmax of the grader's q @ k^T (any usual scale)."""
+    scales = (HS ** -0.5, C ** -0.5, 1.0)  # the scale is judged by its own check
+    return min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
+               for s in scales for m in masks for d in dims)
+
+
 def _rows(ctx: Ctx) -> str:
-    sums = _wei(ctx).sum(-1)
+    wei = _wei(ctx)
+    sums = wei.sum(-1)
     err = float(np.abs(sums - 1).max())
     expect(err < 1e-6, f"rows of the attention weights should sum to 1 but sum to "
                        f"{sums.min():.4g} … {sums.max():.4g} (max abs diff {err:.3g}): "
                        "softmax over the last dimension, F.softmax(wei, dim=-1)", maxdiff=err)
+    off = _softmax_of_scores(ctx, wei, (True, False), (-1,))
+    expect(off < TOL, "the attention weights sum to 1 but are not a softmax over the last dim "
+                      f"of the scores q @ k^T of the grader's weights (max abs diff {off:.3g})",
+           maxdiff=off)
     return "every row of the attention weights sums to 1"
 
 
