@@ -158,7 +158,7 @@ def shapes(ns, inputs):
         got["block"] = need(ns, "Block")(C, cfg["n_head"])(x)
         m = own_model(ns, inputs).eval()
         got["logits"], loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
-    out = {k: np.array(v.shape, dtype=np.int64) for k, v in got.items()}
+    out: dict = {k: np.array(v.shape, dtype=np.int64) for k, v in got.items()}
     out["loss"] = np.array(loss.shape, dtype=np.int64)
     out.update({f"spread_{k}": v.double().std() if v.numel() > 1 else torch.zeros(())
                 for k, v in got.items()})

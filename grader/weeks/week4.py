@@ -10,7 +10,15 @@ Decisions:
 - The 26 gradients are judged in four groups. A gradient passes when it matches autograd; one
   that differs only because a gradient it is computed from is wrong (its own step, recomputed
   from the student's upstream values, is right) is reported but does not fail its group. So a
-  bug fails the group of the step where it is made, not every group downstream of it.
+  bug fails the group of the step where it is made, not every group downstream of it. That
+  credit needs a non-degenerate upstream (week4_backprop.degenerate): zeros are the "right step"
+  from zeros and earn nothing.
+- Every point is earned on inputs the notebook could not foresee: a gradient counts only if it is
+  also right when the student's Exercise 1 statements are re-run on fresh parameters and a fresh
+  batch (grader-chosen, regenerated here from the seed; forward tensors without .grad), so a
+  `.grad` copy scores nothing, and the static flag tells the staff (week4_backprop).
+- The parameter count is asked at a grader-chosen (vocab, n_embd, n_hidden); the lecture's
+  76,579 appears only in messages.
 - Tolerance: |got - want| <= rtol * (|want| + max|want|) + floor, rtol 1e-4 for float32 results
   (the lecture's dtype), 1e-6 for float64; the floor (1e-7 / 1e-10) covers gradients that are
   zero in theory (db1, dlogit_maxes). "exact" is bit-equality with float32 autograd (the cmp).
@@ -205,7 +213,9 @@ def _group(names: tuple[str, ...]):
                     kind, msg = "fail", (f"{name}: right on your own tensors, but not when the "
                                          "grader re-ran your Exercise 1 code on fresh parameters "
                                          "and a fresh batch (forward tensors without .grad, as "
-                                         "in a manual backward pass): " + msg2)
+                                         "in a manual backward pass; Exercise 1 may read only "
+                                         "the forward pass's tensors, the parameters and the "
+                                         "batch): " + msg2)
             (fails if kind == "fail" else inherited if kind == "inherited" else []).append(msg)
         report = "\n".join(lines + inherited)
         if fails:

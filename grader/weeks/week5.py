@@ -5,6 +5,13 @@ weights into the student's modules (float64, eval, dropout 0) and run them; here
 weights go through reference/gpt.py and the results are compared at 1e-6. Block is compared
 on one-position sequences, where attention reduces to the values, so an attention bug fails
 the attention checks and the whole-model check but not Block's residual/LayerNorm check.
+
+Every point is earned on inputs the notebook could not foresee, and judged here: the parameter
+count is asked at a fresh small config (the lecture's 10,788,929 only in messages); "training
+lowers loss" recomputes the cross-entropy of the returned logits and, above all, the reference
+GPT's loss with the student's own parameters before and after training (a model that equals the
+reference must also show the reference's trained logits and first AdamW step); the attention
+weights must be a softmax of the grader's q @ k^T; outputs that are the same everywhere fail.
 """
 
 from __future__ import annotations
@@ -20,14 +27,15 @@ from torch import nn
 
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, cmp, expect, expect_close
 from grader.sandbox import Limits
+from grader.weeks.week5_judged import CFG, TRAIN_B, TRAIN_LR, TRAIN_STEPS, V
+from grader.weeks.week5_judged import parameter_count as _params
+from grader.weeks.week5_judged import training as _train
 from reference.gpt import (
     Block,
     FeedFoward,
-    GPTConfig,
     GPTLanguageModel,
     Head,
     MultiHeadAttention,
-    num_params,
 )
 
 WEEK = 5
@@ -38,13 +46,9 @@ HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 20, "eval_in
 SNAPSHOTS: dict = {}
 LIMITS = Limits(wall_s=90, memory_mb=3072)
 
-CFG = GPTConfig(vocab_size=65, block_size=8, n_embd=32, n_head=4, n_layer=2, dropout=0.0)
 HS = CFG.n_embd // CFG.n_head  # head_size; equals block_size so one-hot values read out wei
-B, T, C, V = 2, CFG.block_size, CFG.n_embd, CFG.vocab_size
+B, T, C = 2, CFG.block_size, CFG.n_embd
 K_FUTURE, EXTRA, MAX_NEW = 5, 4, 6
-TRAIN_STEPS, TRAIN_LR, TRAIN_DROP = 15, 5e-3, 0.5  # the reference drops by ~2
-TRAIN_B = V // T  # every target of the training batch is a different token (no unigram gain)
-LECTURE = GPTConfig()  # 10,788,929 parameters: quoted in messages, never the judged value
 TOL = 1e-6
 
 
@@ -288,91 +292,6 @@ def _init_loss(ctx: Ctx) -> str:
     expect(abs(loss - math.log(V)) < 0.4, f"loss at initialisation is {loss:.4f}, expected about "
                                           f"ln({V}) = {math.log(V):.4f} (within 0.4)")
     return f"loss at init {loss:.4f} ≈ ln({V}) = {math.log(V):.4f}"
-
-
-def _params(ctx: Ctx) -> str:
-    V2, T2, C2, H2, L2 = (int(v) for v in ctx.inputs["count_cfg"])
-    cfg = GPTConfig(vocab_size=V2, block_size=T2, n_embd=C2, n_head=H2, n_layer=L2)
-    want = num_params(GPTLanguageModel(cfg))
-    n = int(np.asarray(ctx.arr("params", "count")).reshape(-1)[0])
-    expect(n == want, f"GPTLanguageModel() with vocab_size {V2}, block_size {T2}, n_embd {C2}, "
-                      f"n_head {H2}, n_layer {L2} has {n:,} parameters, expected {want:,} "
-                      f"(diff {n - want:+,}); the lecture's config (vocab 65, block_size 256, "
-                      f"n_embd 384, n_head 6, n_layer 6) has {num_params_lecture():,}")
-    return (f"{n:,} parameters at a grader-chosen config (the lecture's has "
-            f"{num_params_lecture():,})")
-
-
-def num_params_lecture() -> int:
-    """The lecture's count (10,788,929), computed, for messages only."""
-    with torch.device("meta"):
-        return num_params(GPTLanguageModel(LECTURE))
-
-
-def _ce(logits: Any, targets: np.ndarray) -> float:
-    lg = torch.from_numpy(as_float(logits, "logits")).reshape(-1, V)
-    return float(torch.nn.functional.cross_entropy(lg, torch.from_numpy(targets).reshape(-1)))
-
-
-def _ref_at(ctx: Ctx, out: dict[str, np.ndarray], tag: str) -> tuple[nn.Module, torch.Tensor]:
-    """The reference model with the student's parameters `tag` (p0, p1, pT) and its logits."""
-    model = GPTLanguageModel(CFG).double().train()
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            key = f"{tag}.{n}"
-            expect(key in out, f"training: parameter {n} of your model is missing")
-            p.copy_(torch.from_numpy(as_float(out[key], n)).reshape(p.shape))
-    return model, model(torch.from_numpy(ctx.inputs["train_x"]))[0]
-
-
-def _first_step_agrees(ctx: Ctx, out: dict[str, np.ndarray]) -> float:
-    """Fraction of the clearly moving weights whose first AdamW step has the reference's sign."""
-    model, logits = _ref_at(ctx, out, "p0")
-    opt = torch.optim.AdamW(model.parameters(), lr=TRAIN_LR)
-    tgt = torch.from_numpy(ctx.inputs["train_y"]).reshape(-1)
-    torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt).backward()
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt.step()
-    agree, total = 0, 0
-    for n, p in model.named_parameters():
-        want = (p.detach() - before[n]).reshape(-1)
-        got = torch.from_numpy(as_float(out[f"p1.{n}"], n) - as_float(out[f"p0.{n}"], n))
-        moving = want.abs() > TRAIN_LR / 2
-        agree += int((torch.sign(got.reshape(-1)) == torch.sign(want))[moving].sum())
-        total += int(moving.sum())
-    return agree / max(total, 1)
-
-
-def _train(ctx: Ctx) -> str:
-    """Judged here: cross-entropy recomputed from your logits, and the reference model's loss
-    with your own parameters before and after training (never a loss reported by the job)."""
-    out, y = ctx.out("train"), ctx.inputs["train_y"]
-    own0, ownT = _ce(ctx.arr("train", "logits0"), y), _ce(ctx.arr("train", "logitsT"), y)
-    with torch.no_grad():
-        ref0_logits, refT_logits = _ref_at(ctx, out, "p0")[1], _ref_at(ctx, out, "pT")[1]
-    ref0, refT = _ce(ref0_logits.numpy(), y), _ce(refT_logits.numpy(), y)
-    expect(all(math.isfinite(v) for v in (own0, ownT, ref0, refT)),
-           f"training produced non-finite losses ({own0}, {ownT}, {ref0}, {refT})")
-    start = math.log(V)
-    expect(refT < min(ref0, start) - TRAIN_DROP,
-           f"{TRAIN_STEPS} AdamW steps (lr {TRAIN_LR:g}) on one batch should lower the loss by "
-           f"more than {TRAIN_DROP}: the lecture's GPT with your parameters went "
-           f"{ref0:.4f} -> {refT:.4f} (ln({V}) = {start:.4f})")
-    expect(ownT < min(own0, start) - TRAIN_DROP,
-           f"{TRAIN_STEPS} AdamW steps (lr {TRAIN_LR:g}) on one batch should lower the loss by "
-           f"more than {TRAIN_DROP}; the cross-entropy of your model's logits went "
-           f"{own0:.4f} -> {ownT:.4f}")
-    same = cmp(ctx.arr("train", "logits0"), ref0_logits.numpy(), "logits", 1e-3, 1e-4,
-               reshape=True).approx
-    if same:  # your model is the lecture's: its trained logits and first step must be too
-        expect(cmp(ctx.arr("train", "logitsT"), refT_logits.numpy(), "logits", 1e-3, 1e-3,
-                   reshape=True).approx,
-               "training: the logits after training are not those of the trained parameters")
-        agree = _first_step_agrees(ctx, out)
-        expect(agree > 0.99, f"training: the first AdamW step from your parameters moved only "
-                             f"{agree:.1%} of the weights the way the reference's gradient does")
-    return (f"{TRAIN_STEPS} AdamW steps: loss {own0:.4f} -> {ownT:.4f} (the lecture's GPT with "
-            f"your parameters: {ref0:.4f} -> {refT:.4f})")
 
 
 def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:

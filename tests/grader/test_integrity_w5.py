@@ -18,7 +18,7 @@ from grader import grade, source
 from grader.checks import Ctx, run_check
 from grader.report import STATUS_GRADED, GradeReport
 from grader.weeks import week5
-from reference.gpt import GPTLanguageModel, num_params
+from reference.gpt import GPTConfig, GPTLanguageModel, num_params
 from tests.grader.test_week5 import mutate
 
 SPEC = {c.name: c for c in week5.CHECKS}
@@ -101,7 +101,7 @@ def test_parameter_count_is_asked_on_a_fresh_config() -> None:
     for seed in range(5):
         ins = _inputs(seed)
         vocab, block, n_embd, n_head, n_layer = (int(v) for v in ins["count_cfg"])
-        cfg = week5.GPTConfig(vocab_size=vocab, block_size=block, n_embd=n_embd, n_head=n_head,
+        cfg = GPTConfig(vocab_size=vocab, block_size=block, n_embd=n_embd, n_head=n_head,
                               n_layer=n_layer)
         want = num_params(GPTLanguageModel(cfg))
         counts.add(want)
