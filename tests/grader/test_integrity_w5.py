@@ -132,3 +132,17 @@ def test_planted_bug_scores_the_same_on_five_sets_of_fresh_inputs(data_dir: Path
     want = 100 - POINTS["Block forward/backward"] - POINTS["GPT forward/backward"]
     assert scores == [want] * 5
 
+
+
+@pytest.mark.parametrize("check", ["causal mask", "attention rows sum to 1"])
+def test_forged_attention_weights_earn_nothing(check: str) -> None:
+    """Causal rows that sum to 1 (uniform over the past), not computed from the grader's q, k."""
+    ins = _inputs(4)
+    T = week5.T
+    wei = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]
+    outs = {"attn": {"wei": np.broadcast_to(wei, (week5.B, T, T)).copy()},
+            "causal": {"a": np.zeros((week5.B, T, 65)),
+                       "b": np.concatenate([np.zeros((week5.B, 5, 65)),
+                                            np.ones((week5.B, T - 5, 65))], axis=1)}}
+    o = run_check(SPEC[check], Ctx(ins, outs, {}))
+    assert not o.passed and "q @ k^T" in o.message, o.message
