@@ -167,9 +167,12 @@ def _backprop(ctx: Ctx) -> dict:
     shapes = {k: tuple(np.asarray(out[k]).shape) for k in (*bp.PARAM_NAMES, "Xb", "Yb")}
     fp, fX, fY = wb.fresh_reference(int(ctx.inputs["bp_seed"][0]), shapes)
     fresh = {k: v.numpy() for k, v in fp.items()} | {"Xb": fX.numpy(), "Yb": fY.numpy()}
-    rr = ctx.outputs.get("rerun_partial" if partial else "rerun", {})
-    again = _run({k[2:]: v for k, v in rr.items() if k.startswith("r_")},
-                 *_inputs(fresh))
+    probe = "rerun_partial" if partial else "rerun"
+    rr = ctx.outputs.get(probe, {})
+    again = _run({k[2:]: v for k, v in rr.items() if k.startswith("r_")}, *_inputs(fresh))
+    if probe not in ctx.outputs:  # say why nothing came back
+        why = ctx.errors.get(probe, "no result was produced")[-600:]
+        again["bad"] = {k: f"{k}: the re-run failed: {why}" for k in bp.GRAD_NAMES}
     return {"first": first, "again": again, "out": out}
 
 
