@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 CFG_NAMES = ("vocab_size", "block_size", "n_embd", "n_head", "n_layer")
-LECTURE = {"vocab_size": 65, "block_size": 256, "n_embd": 384, "n_head": 6, "n_layer": 6}
 
 
 def configure(ns, inputs, **over):
@@ -38,22 +37,26 @@ def ref_weights(inputs, prefix):
     return [(k[len(prefix) + 1:], v) for k, v in inputs.items() if k.startswith(prefix + ".")]
 
 
-def load(module, ref):
-    """Copy the reference weights in (by name, else by order and shape); float64, eval."""
-    module.double()
+def match(module, ref):
+    """Pair the module's parameters with the reference's: by name, else by order and shape."""
     params = list(module.named_parameters())
     mine = dict(params)
     if set(mine) == {n for n, _ in ref} and all(mine[n].shape == a.shape for n, a in ref):
-        pairs = [(n, mine[n], a) for n, a in ref]
-    elif len(params) == len(ref) and all(
+        return [(n, mine[n], a) for n, a in ref]
+    if len(params) == len(ref) and all(
             p.shape == a.shape for (_, p), (_, a) in zip(params, ref, strict=True)):
-        pairs = [(n, p, a) for (_, p), (n, a) in zip(params, ref, strict=True)]
-    else:
-        got = ", ".join(f"{n} {tuple(p.shape)}" for n, p in params[:12])
-        want = ", ".join(f"{n} {tuple(a.shape)}" for n, a in ref[:12])
-        raise ValueError(f"{type(module).__name__}: could not match your {len(params)} "
-                         f"parameters to the lecture's {len(ref)}. Yours: {got}. "
-                         f"Expected (lecture names): {want}")
+        return [(n, p, a) for (_, p), (n, a) in zip(params, ref, strict=True)]
+    got = ", ".join(f"{n} {tuple(p.shape)}" for n, p in params[:12])
+    want = ", ".join(f"{n} {tuple(a.shape)}" for n, a in ref[:12])
+    raise ValueError(f"{type(module).__name__}: could not match your {len(params)} "
+                     f"parameters to the lecture's {len(ref)}. Yours: {got}. "
+                     f"Expected (lecture names): {want}")
+
+
+def load(module, ref):
+    """Copy the reference weights in (by name, else by order and shape); float64, eval."""
+    module.double()
+    pairs = match(module, ref)
     with torch.no_grad():
         for _, p, a in pairs:
             p.copy_(torch.from_numpy(a))
@@ -143,26 +146,30 @@ def causal(ns, inputs):
 
 
 def shapes(ns, inputs):
-    """Output shapes of every piece on float32 input (student's own init)."""
+    """Output shapes of every piece on float32 input (student's own init), and their spread."""
     cfg = configure(ns, inputs)
     C, hs = cfg["n_embd"], cfg["n_embd"] // cfg["n_head"]
     x = tensor(inputs, "x").float()
-    out = {}
+    got = {}
     with torch.no_grad():
-        out["head"] = need(ns, "Head")(hs)(x).shape
-        out["mha"] = need(ns, "MultiHeadAttention")(cfg["n_head"], hs)(x).shape
-        out["ffwd"] = need(ns, "FeedFoward", "FeedForward")(C)(x).shape
-        out["block"] = need(ns, "Block")(C, cfg["n_head"])(x).shape
+        got["head"] = need(ns, "Head")(hs)(x)
+        got["mha"] = need(ns, "MultiHeadAttention")(cfg["n_head"], hs)(x)
+        got["ffwd"] = need(ns, "FeedFoward", "FeedForward")(C)(x)
+        got["block"] = need(ns, "Block")(C, cfg["n_head"])(x)
         m = own_model(ns, inputs).eval()
-        logits, loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
-        out["logits"], out["loss"] = logits.shape, loss.shape
-    return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
+        got["logits"], loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
+    out: dict = {k: np.array(v.shape, dtype=np.int64) for k, v in got.items()}
+    out["loss"] = np.array(loss.shape, dtype=np.int64)
+    out.update({f"spread_{k}": v.double().std() if v.numel() > 1 else torch.zeros(())
+                for k, v in got.items()})
+    return out
 
 
 def params(ns, inputs):
-    """Parameter count of GPTLanguageModel() at the lecture's config (meta device if possible)."""
-    ns.update(LECTURE)
-    ns["dropout"], ns["device"] = 0.2, "cpu"
+    """Parameter count of GPTLanguageModel() at the grader's fresh config (meta if it can)."""
+    cfg = {k: int(v) for k, v in zip(CFG_NAMES, inputs["count_cfg"], strict=True)}
+    ns.update(cfg)
+    ns["dropout"], ns["device"] = 0.0, "cpu"
     cls = need(ns, "GPTLanguageModel", "BigramLanguageModel")
     try:
         with torch.device("meta"):
@@ -180,19 +187,33 @@ def init_loss(ns, inputs):
     return {"logits": logits, "loss": loss}
 
 
+def _snapshot(pairs, tag):
+    return {f"{tag}.{n}": p.detach().clone() for n, p, _ in pairs}
+
+
 def train(ns, inputs):
-    """A few AdamW steps of the student's model on one fixed batch: the losses."""
+    """AdamW steps of the student's model (own init) on the grader's batch.
+
+    Returns the logits before and after and the parameters (under the lecture's names) at
+    init, after the first step and at the end: the trusted side judges the loss itself.
+    """
     m = own_model(ns, inputs).train()
+    pairs = match(m, ref_weights(inputs, "model"))
     opt = torch.optim.AdamW(m.parameters(), lr=float(inputs["train_lr"][0]))
     xb, yb = tensor(inputs, "train_x"), tensor(inputs, "train_y")
-    losses = []
-    for _ in range(int(inputs["train_steps"][0])):
+    with torch.no_grad():
+        out = {"logits0": m(xb)[0], **_snapshot(pairs, "p0")}
+    for step in range(int(inputs["train_steps"][0])):
         _, loss = m(xb, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss.item()))
-    return {"losses": np.array(losses)}
+        if step == 0:
+            out.update(_snapshot(pairs, "p1"))
+    with torch.no_grad():
+        out["logitsT"] = m(xb)[0]
+    out.update(_snapshot(pairs, "pT"))
+    return out
 
 
 def sample(m, idx, max_new, seed):

@@ -10,7 +10,15 @@ Decisions:
 - The 26 gradients are judged in four groups. A gradient passes when it matches autograd; one
   that differs only because a gradient it is computed from is wrong (its own step, recomputed
   from the student's upstream values, is right) is reported but does not fail its group. So a
-  bug fails the group of the step where it is made, not every group downstream of it.
+  bug fails the group of the step where it is made, not every group downstream of it. That
+  credit needs a non-degenerate upstream (week4_backprop.degenerate): zeros are the "right step"
+  from zeros and earn nothing.
+- Every point is earned on inputs the notebook could not foresee: a gradient counts only if it is
+  also right when the student's Exercise 1 statements are re-run on fresh parameters and a fresh
+  batch (grader-chosen, regenerated here from the seed; forward tensors without .grad), so a
+  `.grad` copy scores nothing, and the static flag tells the staff (week4_backprop).
+- The parameter count is asked at a grader-chosen (vocab, n_embd, n_hidden); the lecture's
+  76,579 appears only in messages.
 - Tolerance: |got - want| <= rtol * (|want| + max|want|) + floor, rtol 1e-4 for float32 results
   (the lecture's dtype), 1e-6 for float64; the floor (1e-7 / 1e-10) covers gradients that are
   zero in theory (db1, dlogit_maxes). "exact" is bit-equality with float32 autograd (the cmp).
@@ -29,6 +37,7 @@ import torch
 
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect, expect_close
 from grader.sandbox import Limits
+from grader.weeks import week4_backprop as wb
 from reference import backprop as bp
 from reference import wavenet as wn
 
@@ -41,6 +50,7 @@ SNAPSHOTS = {"backprop": BACKPROP_NAMES, "fused_ce": [*BACKPROP_NAMES, "hpreact_
              "backprop_partial": [*bp.PARAM_NAMES, "Xb", "Yb", "dlogprobs"]}
 LIMITS = Limits(wall_s=180, memory_mb=4096)
 VOCAB = 27
+LECTURE_PARAMS = sum(p.nelement() for p in wn.hierarchical(27, 24, 128).parameters())  # 76,579
 GROUPS = {
     "cross-entropy backward": bp.GRAD_NAMES[:8],
     "second layer and tanh backward": bp.GRAD_NAMES[8:12],
@@ -48,6 +58,12 @@ GROUPS = {
     "first layer and embedding backward": bp.GRAD_NAMES[21:],
 }
 LAYER_NAMES = ["Embedding", *["FlattenConsecutive", "Linear", "BatchNorm1d", "Tanh"] * 3, "Linear"]
+
+
+def make_job_inputs(rng: np.random.Generator, data_dir, source, on_gpu: bool
+                    ) -> dict[str, np.ndarray]:
+    """make_inputs plus Exercise 1's re-run (seed and the student's statements)."""
+    return wb.make_job_inputs(make_inputs(rng, data_dir), rng, source.cells)
 
 
 def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:
@@ -61,6 +77,8 @@ def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:
                1 + 0.2 * rng.normal(size=H), 0.2 * rng.normal(size=H)]
     ws += [rng.normal(size=(H, VOCAB)) / H**0.5, 0.1 * rng.normal(size=VOCAB)]
     ins.update({f"wn_p{i:02d}": w for i, w in enumerate(ws)})
+    ins["pc_dims"] = np.array([int(rng.integers(5, 60)), int(rng.integers(2, 40)),
+                               int(rng.integers(3, 200))])
     C, n = int(rng.integers(2, 6)), int(rng.choice([2, 4]))
     ins.update({"fl_x": rng.normal(size=(B, 8, C)), "fl_n": np.array([n])})
     T = int(rng.integers(3, 7))
@@ -119,17 +137,16 @@ def _line(name: str, raw: np.ndarray, g: torch.Tensor, w: torch.Tensor, w32: tor
             f"maxdiff: {float((g - w).abs().max()):.3g}")
 
 
-def _backprop(ctx: Ctx) -> dict:
-    out = ctx.outputs.get("backprop") or ctx.out("backprop_partial")
-    p, Xb, Yb = _inputs(out)
+def _run(grads: dict[str, np.ndarray], p: dict[str, torch.Tensor], Xb: torch.Tensor,
+         Yb: torch.Tensor) -> dict:
+    """One set of the student's gradients against autograd on its parameters and batch."""
     want = bp.autograd(p, Xb, Yb)
-    want32 = bp.autograd({k: v.float() for k, v in p.items()}, Xb, Yb)
     got, bad = {}, {}
     for name in bp.GRAD_NAMES:
-        if name not in out:
+        if name not in grads:
             bad[name] = f"{name} is not defined (or is None) in your notebook"
             continue
-        raw, shape = np.asarray(out[name]), tuple(want[name].shape)
+        raw, shape = np.asarray(grads[name]), tuple(want[name].shape)
         if raw.dtype.kind not in "biuf" or raw.size != want[name].numel():
             bad[name] = f"{name}: shape {raw.shape} but expected {shape}"
         elif not np.all(np.isfinite(raw)):
@@ -138,33 +155,76 @@ def _backprop(ctx: Ctx) -> dict:
             got[name] = _t(raw).reshape(shape)
     upstream = {k: got.get(k, want[k]) for k in bp.GRAD_NAMES}
     local = bp.backward(p, bp.forward(p, Xb, Yb), Xb, Yb, upstream=upstream)
-    return {"out": out, "want": want, "want32": want32, "got": got, "bad": bad, "local": local}
+    return {"raw": grads, "want": want, "got": got, "bad": bad, "local": local}
+
+
+def _backprop(ctx: Ctx) -> dict:
+    partial = "backprop" not in ctx.outputs
+    out = ctx.out("backprop_partial") if partial else ctx.outputs["backprop"]
+    p, Xb, Yb = _inputs(out)
+    first = _run(out, p, Xb, Yb)
+    first["want32"] = bp.autograd({k: v.float() for k, v in p.items()}, Xb, Yb)
+    shapes = {k: tuple(np.asarray(out[k]).shape) for k in (*bp.PARAM_NAMES, "Xb", "Yb")}
+    fp, fX, fY = wb.fresh_reference(int(ctx.inputs["bp_seed"][0]), shapes)
+    fresh = {k: v.numpy() for k, v in fp.items()} | {"Xb": fX.numpy(), "Yb": fY.numpy()}
+    probe = "rerun_partial" if partial else "rerun"
+    rr = ctx.outputs.get(probe, {})
+    again = _run({k[2:]: v for k, v in rr.items() if k.startswith("r_")}, *_inputs(fresh))
+    if probe not in ctx.outputs:  # say why nothing came back
+        why = ctx.errors.get(probe, "no result was produced")[-600:]
+        again["bad"] = {k: f"{k}: the re-run failed: {why}" for k in bp.GRAD_NAMES}
+    return {"first": first, "again": again, "out": out}
+
+
+def _verdict(r: dict, name: str) -> tuple[str, str]:
+    """("pass" | "inherited" | "fail", message) for one gradient of one run."""
+    if name in r["bad"]:
+        return "fail", r["bad"][name]
+    raw, g, w = r["raw"][name], r["got"][name], r["want"][name]
+    if _close(g, w, raw):
+        return "pass", ""
+    diff = float((g - w).abs().max())
+    if _close(g, r["local"][name], raw):
+        off = wb.degenerate(name, r["got"], r["want"], lambda a, b: _close(a, b, raw))
+        if not off:
+            return "inherited", (f"{name} differs from autograd (max abs diff {diff:.3g}) only "
+                                 "because a gradient it is computed from is wrong; its own step "
+                                 "is right")
+        return "fail", (f"{name}: differs from autograd (max abs diff {diff:.3g}); it is the "
+                        f"right step from {', '.join(off)}, but that is zero or far off in size, "
+                        "so the step earns nothing on its own")
+    return "fail", (f"{name}: differs from autograd (max abs diff {diff:.3g}), and is not "
+                    "the right backward step from your own upstream gradients either "
+                    f"(max abs diff {float((g - r['local'][name]).abs().max()):.3g})")
 
 
 def _group(names: tuple[str, ...]):
     def check(ctx: Ctx) -> str:
         r = ctx.memo("backprop", lambda: _backprop(ctx))
-        lines, fails, inherited = [], [], []
+        first, again = r["first"], r["again"]
+        lines: list[str] = []
+        fails: list[str] = []
+        inherited: list[str] = []
         for name in names:
-            if name in r["bad"]:
-                fails.append(r["bad"][name])
-                continue
-            raw, g, w = r["out"][name], r["got"][name], r["want"][name]
-            lines.append(_line(name, raw, g, w, r["want32"][name]))
-            if _close(g, w, raw):
-                continue
-            diff = float((g - w).abs().max())
-            if _close(g, r["local"][name], raw):
-                inherited.append(f"{name} differs from autograd (max abs diff {diff:.3g}) only "
-                                 "because a gradient it is computed from is wrong; its own step "
-                                 "is right")
-            else:
-                fails.append(f"{name}: differs from autograd (max abs diff {diff:.3g}), and is not "
-                             "the right backward step from your own upstream gradients either "
-                             f"(max abs diff {float((g - r['local'][name]).abs().max()):.3g})")
+            kind, msg = _verdict(first, name)
+            if name not in first["bad"]:
+                lines.append(_line(name, first["raw"][name], first["got"][name],
+                                   first["want"][name], first["want32"][name]))
+            if kind == "pass" or kind == "inherited":
+                kind2, msg2 = _verdict(again, name)
+                if kind2 == "fail":
+                    kind, msg = "fail", (f"{name}: right on your own tensors, but not when the "
+                                         "grader re-ran your Exercise 1 code on fresh parameters "
+                                         "and a fresh batch (forward tensors without .grad, as "
+                                         "in a manual backward pass; Exercise 1 may read only "
+                                         "the forward pass's tensors, the parameters and the "
+                                         "batch): " + msg2)
+            (fails if kind == "fail" else inherited if kind == "inherited" else []).append(msg)
         report = "\n".join(lines + inherited)
         if fails:
-            raise CheckFailed("\n".join(fails) + ("\n" + report if report else ""))
+            note = wb.staff_note(ctx.inputs)
+            extra = {"staff_note": note} if note else {}
+            raise CheckFailed("\n".join(fails) + ("\n" + report if report else ""), **extra)
         return report
     return check
 
@@ -267,10 +327,13 @@ def _hierarchy(ctx: Ctx) -> str:
 
 
 def _param_count(ctx: Ctx) -> str:
+    vocab, n_embd, n_hidden = (int(v) for v in ctx.inputs["pc_dims"])
+    want = sum(p.nelement() for p in wn.hierarchical(vocab, n_embd, n_hidden).parameters())
     n = int(np.asarray(ctx.arr("param_count", "n")).reshape(-1)[0])
-    expect(n == 76579, f"the lecture's hierarchical network (n_embd 24, n_hidden 128) has {n} "
-           "parameters, expected 76,579")
-    return "76,579 parameters"
+    expect(n == want, f"the hierarchical network with vocab_size {vocab}, n_embd {n_embd} and "
+           f"n_hidden {n_hidden} has {n:,} parameters, expected {want:,} (the lecture's, with "
+           f"vocab 27, n_embd 24 and n_hidden 128, has {LECTURE_PARAMS:,})")
+    return f"{n:,} parameters at a grader-chosen size (the lecture's: {LECTURE_PARAMS:,})"
 
 
 def _wavenet(ctx: Ctx) -> str:
@@ -298,7 +361,7 @@ CHECKS = [
     CheckSpec("FlattenConsecutive", 7, _flatten, "(B, T, C) -> (B, T//n, C*n), squeezed at T//n=1"),
     CheckSpec("BatchNorm1d on 3-D input", 8, _batchnorm, "statistics over dims (0, 1)"),
     CheckSpec("shapes through the hierarchy", 6, _hierarchy, "every layer's output shape"),
-    CheckSpec("parameter count", 4, _param_count, "76,579 for the lecture config"),
+    CheckSpec("parameter count", 4, _param_count, "a grader-chosen size (lecture: 76,579)"),
     CheckSpec("WaveNet forward/backward", 10, _wavenet,
               "logits, loss and gradients with the grader's weights"),
 ]
