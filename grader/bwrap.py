@@ -64,8 +64,8 @@ def python_binds() -> tuple[list[str], list[str]]:
         dst = f"/zg/site{i}"
         args += ["--ro-bind", site, dst]
         for pkg in OUR_PACKAGES:  # never show the grader or the reference to students
-            if os.path.isdir(os.path.join(site, pkg)):
-                args += ["--tmpfs", f"{dst}/{pkg}"]
+            if os.path.isdir(os.path.join(site, pkg)):  # read-only: in "userns" mode the
+                args += ["--tmpfs", f"{dst}/{pkg}", "--remount-ro", f"{dst}/{pkg}"]  # job owns it
         sites.append(dst)
     return args, sites
 
@@ -115,7 +115,8 @@ def mounts(job: JobDirs, limits: Sizes, gpu_devices: list[str]) -> tuple[list[st
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
         "--proc", "/proc",  # bwrap itself re-binds /proc/sys, /proc/irq, … read-only
-        "--dev", "/dev", "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm",
+        "--dev", "/dev", "--tmpfs", "/dev/pts",  # no ptys: the host's 4096 are shared by all
+        "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm",
         "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",
         *py_args,
         "--size", str(limits.scratch_mb * mb), "--tmpfs", "/work",
@@ -130,7 +131,7 @@ def mounts(job: JobDirs, limits: Sizes, gpu_devices: list[str]) -> tuple[list[st
             cmd += ["--dev-bind-try", node, node]
     for d in SCRATCH:
         cmd += ["--chmod", "1777", d]
-    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    cmd += ["--remount-ro", "/dev/pts", "--remount-ro", "/dev", "--remount-ro", "/"]
     return cmd, sites
 
 

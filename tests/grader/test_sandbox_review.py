@@ -1,0 +1,109 @@
+"""Findings of the hostile review of the sandbox (issue 9), each as the attack that found it.
+
+Run as root (as CI does), like tests/grader/test_sandbox_attacks.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader import bwrap, jail, sandbox
+from grader.sandbox import Limits
+from tests.grader.jobs import PY, SYSTEM_PY, job_for
+
+MODES = ["root-setup", "userns"]
+
+# Walk the job's whole tree (not /proc) and try to create a file in every folder.
+WRITABLE_WALK = """
+import os
+found = []
+for d, subdirs, _ in os.walk('/'):
+    if d.startswith('/proc'):
+        subdirs[:] = []
+        continue
+    try:
+        os.close(os.open(d + '/.zg-probe', os.O_WRONLY | os.O_CREAT, 0o600))
+        os.unlink(d + '/.zg-probe')
+        found.append(d)
+    except OSError:
+        pass
+print('WRITABLE', ' '.join(sorted(found)))
+"""
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test in each bwrap mode ("userns" with /usr's interpreter)."""
+    if os.geteuid() != 0:
+        pytest.fail("the sandbox review suite runs as root (as CI does)")
+    if request.param == "userns":
+        monkeypatch.setattr(jail, "mode", lambda: "userns")
+        monkeypatch.setattr(sys, "base_prefix", "/usr")  # the slot uid cannot reach /root
+    return str(request.param)
+
+
+@pytest.fixture
+def site_with_our_packages(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A site-packages folder that holds the grader (as a non-editable install does)."""
+    site = Path(tempfile.mkdtemp(prefix="zg-site-"))
+    for pkg in bwrap.OUR_PACKAGES:
+        (site / pkg).mkdir()
+    os.chmod(site, 0o755)
+    monkeypatch.setattr(bwrap, "site_dirs", lambda: [str(site)])
+    yield site
+    shutil.rmtree(site, ignore_errors=True)
+
+
+def run(tmp_path: Path, code: str, mode: str) -> sandbox.SandboxResult:
+    """Run code under bwrap in the given mode."""
+    with job_for("bwrap", tmp_path) as job:
+        (job.runner / "s.py").write_text(code)
+        py = SYSTEM_PY if mode == "userns" else PY
+        return sandbox.run(job, [py, "-I", "-S", "/zg/runner/s.py"], Limits(wall_s=20),
+                           "bwrap")
+
+
+def test_only_the_sized_scratch_is_writable(tmp_path: Path, mode: str,
+                                            site_with_our_packages: Path) -> None:
+    # the tmpfs that masks our packages in site-packages was owned by the job in "userns"
+    # mode, writable, 50% of RAM in size and not watched for files
+    r = run(tmp_path, WRITABLE_WALK, mode)
+    assert r.ok, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("WRITABLE"))
+    assert sorted(line.split()[1:]) == sorted(bwrap.SCRATCH)
+
+
+def test_job_cannot_take_the_hosts_ptys(tmp_path: Path, mode: str) -> None:
+    # kernel.pty.max (4096) is host-wide: one job held 1920 ptys and, with 64 processes of
+    # 256 fds, could take every pty of every container and sandbox on the host
+    code = ("import os\nfds = []\ntry:\n    for _ in range(50):\n"
+            "        fds.append(os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY))\n"
+            "except OSError as e:\n    print('denied', e.errno)\nprint('PTYS', len(fds))\n")
+    r = run(tmp_path, code, mode)
+    assert r.ok, r.stderr
+    assert "PTYS 0" in r.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="review finding: without a memory cgroup nothing "
+                   "bounds memfd (or SysV shm) pages; RLIMIT_AS only counts mappings")
+def test_memfd_pages_are_bounded_without_a_cgroup(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: None)
+    code = ("import os\nfds = []\nchunk = b'1' * (1 << 20)\ntry:\n"
+            "    for _ in range(12):\n        fd = os.memfd_create('x')\n"
+            "        for _ in range(60):\n            os.write(fd, chunk)\n"
+            "        fds.append(fd)\nexcept OSError as e:\n    print('denied', e.errno)\n"
+            "print('HELD_MB', 60 * len(fds))\n")
+    with job_for("bwrap", tmp_path) as job:
+        (job.runner / "s.py").write_text(code)
+        r = sandbox.run(job, [PY, "-I", "-S", "/zg/runner/s.py"],
+                        Limits(wall_s=20, memory_mb=256), "bwrap")
+    held = int(r.stdout.split("HELD_MB")[1]) if "HELD_MB" in r.stdout else 0
+    assert r.killed == "memory" or held <= 256, (held, r.stdout, r.stderr)
