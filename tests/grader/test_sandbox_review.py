@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import bwrap, jail, sandbox
+from grader import bwrap, jail, sandbox, selftest
 from grader.sandbox import Limits
 from tests.grader.jobs import PY, SYSTEM_PY, job_for
 
@@ -107,3 +107,19 @@ def test_memfd_pages_are_bounded_without_a_cgroup(tmp_path: Path,
                         Limits(wall_s=20, memory_mb=256), "bwrap")
     held = int(r.stdout.split("HELD_MB")[1]) if "HELD_MB" in r.stdout else 0
     assert r.killed == "memory" or held <= 256, (held, r.stdout, r.stderr)
+
+
+def test_self_test_refuses_a_blind_file_count_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    # without CAP_SYS_PTRACE (a container's cap_add list trimmed) the grader cannot statvfs
+    # /proc/PID/root/*: the inode watchdog went blind with only a note, and the worker graded on
+    real_statvfs = os.statvfs
+
+    def denied(path: str) -> os.statvfs_result:
+        if str(path).startswith("/proc/"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_statvfs(path)
+
+    monkeypatch.setattr(sandbox.os, "statvfs", denied)
+    st = selftest.run()
+    assert not st.ok
+    assert any("file-count" in f for f in st.failures), st.failures
