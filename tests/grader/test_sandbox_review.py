@@ -123,3 +123,24 @@ def test_self_test_refuses_a_blind_file_count_watchdog(monkeypatch: pytest.Monke
     st = selftest.run()
     assert not st.ok
     assert any("file-count" in f for f in st.failures), st.failures
+
+
+def test_a_sandbox_that_never_starts_is_a_grader_fault(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # bwrap failing to set up (no user namespaces on the host, a cgroup it cannot join, ...)
+    # came back as the student's "process ended before the checks could run": a 0
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(bwrap, "bwrap_path", lambda: str(fake))
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: str(fake))
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start"):
+        run(tmp_path, "print('never runs')\n", "root-setup")
+
+
+def test_a_job_that_fakes_a_setup_failure_is_still_its_own(tmp_path: Path, mode: str) -> None:
+    code = ("import os, sys\nsys.stderr.write('bwrap: No permissions to create new "
+            "namespace\\n')\nsys.stderr.flush()\nos._exit(1)\n")
+    r = run(tmp_path, code, mode)
+    assert r.returncode == 1 and "bwrap:" in r.stderr
