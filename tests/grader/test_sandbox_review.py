@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -144,3 +145,26 @@ def test_a_job_that_fakes_a_setup_failure_is_still_its_own(tmp_path: Path, mode:
             "namespace\\n')\nsys.stderr.flush()\nos._exit(1)\n")
     r = run(tmp_path, code, mode)
     assert r.returncode == 1 and "bwrap:" in r.stderr
+
+
+def _host_has_vsock() -> bool:
+    try:
+        socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close()
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def test_only_unix_inet_and_netlink_sockets(tmp_path: Path, mode: str) -> None:
+    # AF_VSOCK is not network-namespaced: on a VM the job could talk to the hypervisor host
+    if not _host_has_vsock():
+        pytest.skip("this host has no AF_VSOCK to refuse")
+    code = ("import socket\nfor fam, kind in ((40, 1), (40, 5), (38, 5), (17, 3)):\n"
+            "    try:\n        socket.socket(fam, kind).close()\n        print('OPEN', fam)\n"
+            "    except OSError as e:\n        print('denied', fam, e.errno)\n"
+            "a, b = socket.socketpair()\na.send(b'x')\nassert b.recv(1) == b'x'\n"
+            "socket.socket(socket.AF_INET6, socket.SOCK_STREAM).bind(('::1', 0))\n"
+            "print('FINE')\n")
+    r = run(tmp_path, code, mode)
+    assert r.ok, r.stderr
+    assert "OPEN" not in r.stdout and "FINE" in r.stdout, r.stdout
