@@ -168,3 +168,17 @@ def test_only_unix_inet_and_netlink_sockets(tmp_path: Path, mode: str) -> None:
     r = run(tmp_path, code, mode)
     assert r.ok, r.stderr
     assert "OPEN" not in r.stdout and "FINE" in r.stdout, r.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="review finding, left to the lead: the fix (`--ro-bind "
+                   "/proc/sys /proc/sys` after `--proc /proc` in grader/bwrap.py) also stops the "
+                   "host-root-mapped job of tests/grader/test_selftest.py from writing /proc/sys, "
+                   "so that test's 'could write proc sys' assertion must change with it")
+def test_proc_sys_is_a_read_only_mount(tmp_path: Path, mode: str) -> None:
+    # bwrap 0.8 left /proc/sys a read-write mount in both modes (only the job's uid kept the
+    # kernel settings safe); the issue asks for both
+    code = ("for line in open('/proc/self/mountinfo'):\n    f = line.split()\n"
+            "    if f[4] == '/proc/sys':\n        print('MOUNT', f[5].split(',')[0])\n")
+    r = run(tmp_path, code, mode)
+    assert r.ok, r.stderr
+    assert "MOUNT ro" in r.stdout, r.stdout
