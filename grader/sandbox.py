@@ -176,7 +176,7 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
         if watch is not None:
             watch.close()
         started = started_r < 0 or _read_marker(started_r)
-    if not started:
+    if not started and res.returncode != 0:  # (exit 0 means the job's program ran)
         raise SandboxUnavailable(f"the sandbox did not start the job (exit code "
                                  f"{res.returncode}): {res.stderr[-500:]}")
     res.backend, res.notes = backend, notes + res.notes
