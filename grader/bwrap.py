@@ -20,6 +20,7 @@ OUR_PACKAGES = ("app", "grader", "reference", "workers")
 GPU_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
 SANDBOX_UID = 65534  # what the job sees as its own uid in "userns" mode
 SCRATCH = ("/work", "/tmp", "/dev/shm")
+STARTED = ["/bin/sh", "-c", 'printf 1 >/dev/fd/$0 && exec "$@"']  # dash: no fd numbers > 9
 
 
 class JobDirs(Protocol):
@@ -64,8 +65,8 @@ def python_binds() -> tuple[list[str], list[str]]:
         dst = f"/zg/site{i}"
         args += ["--ro-bind", site, dst]
         for pkg in OUR_PACKAGES:  # never show the grader or the reference to students
-            if os.path.isdir(os.path.join(site, pkg)):
-                args += ["--tmpfs", f"{dst}/{pkg}"]
+            if os.path.isdir(os.path.join(site, pkg)):  # read-only: in "userns" mode the
+                args += ["--tmpfs", f"{dst}/{pkg}", "--remount-ro", f"{dst}/{pkg}"]  # job owns it
         sites.append(dst)
     return args, sites
 
@@ -115,7 +116,8 @@ def mounts(job: JobDirs, limits: Sizes, gpu_devices: list[str]) -> tuple[list[st
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
         "--proc", "/proc",  # bwrap itself re-binds /proc/sys, /proc/irq, … read-only
-        "--dev", "/dev", "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm",
+        "--dev", "/dev", "--tmpfs", "/dev/pts",  # no ptys: the host's 4096 are shared by all
+        "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm",
         "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",
         *py_args,
         "--size", str(limits.scratch_mb * mb), "--tmpfs", "/work",
@@ -130,16 +132,18 @@ def mounts(job: JobDirs, limits: Sizes, gpu_devices: list[str]) -> tuple[list[st
             cmd += ["--dev-bind-try", node, node]
     for d in SCRATCH:
         cmd += ["--chmod", "1777", d]
-    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    cmd += ["--remount-ro", "/dev/pts", "--remount-ro", "/dev", "--remount-ro", "/"]
     return cmd, sites
 
 
 def command(job: JobDirs, argv: list[str], limits: Sizes, gpu_devices: list[str],
             extra_env: dict[str, str] | None = None, *, mode: str = "userns",
             uid: int | None = None, seccomp_fd: int | None = None,
-            info_fd: int | None = None) -> list[str]:
+            info_fd: int | None = None, started_fd: int | None = None) -> list[str]:
     """The bwrap argv. In "root-setup" mode the job's program is started through setpriv,
-    which drops to the slot uid (bwrap keeps only CAP_SETUID/SETGID for that one step)."""
+    which drops to the slot uid (bwrap keeps only CAP_SETUID/SETGID for that one step).
+    With started_fd, a byte is written there once the sandbox is set up, right before the
+    job's program is exec'd (no byte: the sandbox failed, not the student)."""
     fs, sites = mounts(job, limits, gpu_devices)
     cmd = [bwrap_path() or "bwrap", *namespaces(mode),
            "--die-with-parent", "--new-session", "--clearenv", *fs]
@@ -150,10 +154,10 @@ def command(job: JobDirs, argv: list[str], limits: Sizes, gpu_devices: list[str]
         cmd += ["--info-fd", str(info_fd)]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
-    inner = argv
+    inner = argv if started_fd is None else [*STARTED, str(started_fd), *argv]
     if mode == "root-setup":
         if uid is None:
             raise ValueError("root-setup mode needs a slot uid")
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-        inner = [*jail.setpriv(uid, bounding=True), *argv]
+        inner = [*jail.setpriv(uid, bounding=True), *inner]
     return [*cmd, "--chdir", "/work", "--", *inner]

@@ -145,10 +145,14 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
     if backend == "bwrap":
         seccomp_fd = syscalls.program_fd()
         info_r, info_w = os.pipe()
-        os.set_inheritable(info_w, True)
-        fds += [seccomp_fd, info_w]
+        started_r, started_w = os.pipe()
+        for fd in (info_w, started_w):
+            os.set_inheritable(fd, True)
+        if slot.uid is not None:  # the job's uid reopens it through /dev/fd
+            os.fchown(started_w, slot.uid, slot.uid)
+        fds += [seccomp_fd, info_w, started_w]
         inner = bwrap.command(job, argv, limits, gpu, extra_env, mode=mode, uid=slot.uid,
-                              seccomp_fd=seccomp_fd, info_fd=info_w)
+                              seccomp_fd=seccomp_fd, info_fd=info_w, started_fd=started_w)
         env = {"PATH": "/usr/bin:/bin"}  # bwrap's own environ is visible as /proc/1/environ
         cwd, drop = str(job.root), (slot.uid if mode == "userns" else None)
         watch: Watchdog | None = Watchdog(info_r, limits.scratch_inodes)
@@ -156,7 +160,7 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
     else:
         inner, env, cwd = _fallback_command(job, argv, slot.uid)
         env |= extra_env
-        drop, watch, info_w, seccomp_fd = slot.uid, None, -1, -1
+        drop, watch, info_w, seccomp_fd, started_r, started_w = slot.uid, None, -1, -1, -1, -1
         notes.append(FALLBACK_WARNING)
     nproc = limits.max_procs if slot.uid is not None else _shared_nproc(limits.max_procs)
     address = limits.memory_mb + 3072 if limits.address_space else None  # torch reserves VM
@@ -167,12 +171,27 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
     env |= jail.cgroup_env(dirs)
     try:
         res = _supervise(cmd, env, cwd, limits, group, chan, results, fds, watch,
-                         [fd for fd in (seccomp_fd, info_w) if fd >= 0])
+                         [fd for fd in (seccomp_fd, info_w, started_w) if fd >= 0])
     finally:
         if watch is not None:
             watch.close()
+        started = started_r < 0 or _read_marker(started_r)
+    if not started and res.returncode != 0:  # (exit 0 means the job's program ran)
+        raise SandboxUnavailable(f"the sandbox did not start the job (exit code "
+                                 f"{res.returncode}): {res.stderr[-500:]}")
     res.backend, res.notes = backend, notes + res.notes
     return res
+
+
+def _read_marker(fd: int) -> bool:
+    """Whether the sandbox wrote its started byte (every writer is gone by now); closes fd."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 1) == b"1"
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _shared_nproc(max_procs: int) -> int:

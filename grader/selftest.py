@@ -82,6 +82,8 @@ def _probe(st: SelfTest, gpu: list[str]) -> None:
     st.failures += [f"a job could {what.replace('_', ' ')}" for what in FORBIDDEN if found[what]]
     if 0 in uids:
         st.failures.append("a job ran as host root")
+    if any(n.startswith("scratch file-count watchdog") for n in res.notes):
+        st.failures.append("no file-count limit: the watchdog cannot see the job's scratch")
     if not found["address_limit"] and not any(n.startswith("cgroup: v") for n in res.notes):
         st.failures.append("no memory limit: neither RLIMIT_AS nor a memory cgroup")
     if not found["nproc_limit"] and not any(n.startswith("cgroup: v") for n in res.notes):

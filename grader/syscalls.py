@@ -3,7 +3,8 @@
 Default allow, with the kernel surfaces a grading job never needs answered EPERM: new
 namespaces (unshare, setns, clone/clone3 with namespace flags), mounts, ptrace and other
 processes' memory, keyrings, bpf, perf, kernel modules, kexec, reboot, swap, clocks, io_uring,
-userfaultfd and handle-based opens. The program is compiled once per process.
+userfaultfd, handle-based opens, and socket families other than unix/inet/inet6/netlink.
+The program is compiled once per process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import os
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
 NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
     | 0x20000000 | 0x40000000 | 0x00000080
+
+FAMILIES = (1, 2, 10, 16)  # AF_UNIX, AF_INET, AF_INET6, AF_NETLINK: all socket() may make
+MAX_FAMILY = max(FAMILIES)
 
 DENIED = (
     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
@@ -45,6 +49,13 @@ def program() -> bytes:
         flag = 1 << bit
         if NAMESPACE_FLAGS & flag:
             f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    # socket families: only unix, inet, inet6, netlink (AF_VSOCK is not network-namespaced:
+    # it reaches the hypervisor host on a VM; the rest are rarely-used kernel code)
+    sock = sc.ERRNO(errno.EAFNOSUPPORT)
+    f.add_rule(sock, "socket", sc.Arg(0, sc.GT, MAX_FAMILY))
+    for fam in range(MAX_FAMILY + 1):
+        if fam not in FAMILIES:  # an int argument: compare its low 32 bits only
+            f.add_rule(sock, "socket", sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, fam))
     # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc use clone()
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     fd = os.memfd_create("zg-seccomp")
