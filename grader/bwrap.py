@@ -115,7 +115,7 @@ def mounts(job: JobDirs, limits: Sizes, gpu_devices: list[str]) -> tuple[list[st
         "--dir", "/etc",
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-        "--proc", "/proc",  # bwrap itself re-binds /proc/sys, /proc/irq, … read-only
+        "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",  # sysctls: read-only
         "--dev", "/dev", "--tmpfs", "/dev/pts",  # no ptys: the host's 4096 are shared by all
         "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm",
         "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",

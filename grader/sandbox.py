@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from grader import bwrap, cgroups, jail, syscalls
 from grader.outputcap import OutputCap
 from grader.results import ResultChannel
 from grader.turns import ProgressChannel
+from grader.watchdog import Watchdog
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
     notes = [f"uid: {who}",
              f"cgroup: {group.kind}" if group is not None else "cgroup: none (rlimits only)"]
     if backend == "bwrap":
-        seccomp_fd = syscalls.program_fd()
+        seccomp_fd = syscalls.program_fd(strict=group is None)
         info_r, info_w = os.pipe()
         started_r, started_w = os.pipe()
         for fd in (info_w, started_w):
@@ -155,7 +155,8 @@ def _run(job: Job, argv: list[str], limits: Limits, backend: str, gpu: list[str]
                               seccomp_fd=seccomp_fd, info_fd=info_w, started_fd=started_w)
         env = {"PATH": "/usr/bin:/bin"}  # bwrap's own environ is visible as /proc/1/environ
         cwd, drop = str(job.root), (slot.uid if mode == "userns" else None)
-        watch: Watchdog | None = Watchdog(info_r, limits.scratch_inodes)
+        watch: Watchdog | None = Watchdog(
+            info_r, limits.scratch_inodes, slot.uid if group is None else None, limits.memory_mb)
         notes.append(f"bwrap: {mode}, seccomp, read-only root")
     else:
         inner, env, cwd = _fallback_command(job, argv, slot.uid)
@@ -218,54 +219,6 @@ def others_can_run(exe: str) -> bool:
     """True when another uid could execute exe (every folder above it is o+x)."""
     p = Path(os.path.realpath(exe))
     return all(os.stat(d).st_mode & 0o001 for d in [p, *p.parents])
-
-
-class Watchdog:
-    """Polls the job's scratch mounts from outside (via /proc/PID/root): too many files -> kill.
-
-    tmpfs has a byte size but no inode cap here, and without a memory cgroup millions of empty
-    files would be unbounded kernel memory.
-    """
-
-    def __init__(self, info_fd: int, max_inodes: int) -> None:
-        self.info_fd, self.max_inodes = info_fd, max_inodes
-        os.set_blocking(info_fd, False)
-        self.buf = b""
-        self.child = 0
-        self.blind = False
-
-    def __call__(self) -> str | None:
-        """"files" when a scratch mount holds more than max_inodes entries."""
-        if not self.child and not self._read_child():
-            return None
-        for d in bwrap.SCRATCH:
-            try:
-                st = os.statvfs(f"/proc/{self.child}/root{d}")
-            except PermissionError:
-                self.blind = True
-                continue
-            except OSError:  # the job is ending
-                continue
-            if st.f_files - st.f_ffree > self.max_inodes:
-                return "files"
-        return None
-
-    def _read_child(self) -> bool:
-        try:
-            self.buf += os.read(self.info_fd, 4096)
-        except BlockingIOError:
-            return False
-        except OSError:
-            return False
-        try:
-            self.child = int(json.loads(self.buf.decode())["child-pid"])
-        except (ValueError, KeyError):
-            return False
-        return True
-
-    def close(self) -> None:
-        """Release the info pipe."""
-        os.close(self.info_fd)
 
 
 def _supervise(

@@ -92,8 +92,6 @@ def test_job_cannot_take_the_hosts_ptys(tmp_path: Path, mode: str) -> None:
     assert "PTYS 0" in r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="review finding: without a memory cgroup nothing "
-                   "bounds memfd (or SysV shm) pages; RLIMIT_AS only counts mappings")
 def test_memfd_pages_are_bounded_without_a_cgroup(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: None)
@@ -170,10 +168,6 @@ def test_only_unix_inet_and_netlink_sockets(tmp_path: Path, mode: str) -> None:
     assert "OPEN" not in r.stdout and "FINE" in r.stdout, r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="review finding, left to the lead: the fix (`--ro-bind "
-                   "/proc/sys /proc/sys` after `--proc /proc` in grader/bwrap.py) also stops the "
-                   "host-root-mapped job of tests/grader/test_selftest.py from writing /proc/sys, "
-                   "so that test's 'could write proc sys' assertion must change with it")
 def test_proc_sys_is_a_read_only_mount(tmp_path: Path, mode: str) -> None:
     # bwrap 0.8 left /proc/sys a read-write mount in both modes (only the job's uid kept the
     # kernel settings safe); the issue asks for both
@@ -184,9 +178,6 @@ def test_proc_sys_is_a_read_only_mount(tmp_path: Path, mode: str) -> None:
     assert "MOUNT ro" in r.stdout, r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="review finding: without a memory cgroup RLIMIT_AS "
-                   "is per process (memory_mb + 3 GB each), so max_procs processes hold many "
-                   "times the job's memory limit")
 def test_forked_memory_is_bounded_without_a_cgroup(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: None)
