@@ -164,7 +164,8 @@ def test_token_pass_matches_ipython(cell: str) -> None:
     ("%%bash\nrm -rf /", f"{SHELL}.run_cell_magic('bash', '', 'rm -rf /\\n')"),
     ("IN_COLAB = 'google.colab' in str(get_ipython())",
      f"IN_COLAB = 'google.colab' in str({SHELL})"),
-    ("def get_ipython():\n    return 1\nget_ipython()", "def get_ipython():\n    return 1\nget_ipython()"),
+    ("def get_ipython():\n    return 1\nget_ipython()",  # the cell's own binding wins
+     "def get_ipython():\n    return 1\nget_ipython()"),
     ("x = 1; get_ipython().run_line_magic('time', 'x = 2')",  # shares its line: the stub runs it
      f"x = 1; {SHELL}.run_line_magic('time', 'x = 2')"),
     ("not python (", "not python ("),
