@@ -103,10 +103,10 @@ def test_other_magics_and_help_are_no_ops(tmp_path: Path) -> None:
 
 
 def test_writefile_writes_inside_the_job(tmp_path: Path) -> None:
-    res, _ = run(["%%writefile helper.py\nVALUE = 9\n", "import helper\nOUT = helper.VALUE"],
-                 tmp_path)
-    assert res == {"errors": [], "out": 9}
-    assert (tmp_path / "helper.py").read_text() == "VALUE = 9\n"
+    res, _ = run(["%%writefile helper.py\nVALUE = 9\n", "%%writefile -a helper.py\nW = 1\n",
+                  "OUT = open('helper.py').read()"], tmp_path)
+    assert res == {"errors": [], "out": "VALUE = 9\nW = 1\n"}
+    assert (tmp_path / "helper.py").read_text() == "VALUE = 9\nW = 1\n"
 
 
 @pytest.mark.parametrize("filename", ["w.ipynb", "w.py"])
