@@ -75,7 +75,7 @@ def _maybe_ipython(cell: str) -> bool:
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 
@@ -167,7 +167,7 @@ def _inline(code: str, limit: int) -> tuple[str, int]:
     """Replace each run-only magic call that stands alone on its lines by the code it runs."""
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return code, 0
     lines = code.splitlines(keepends=True)
     edits: list[tuple[int, int, list[str]]] = []
@@ -208,7 +208,7 @@ def _bind_shell(code: str) -> str:
     """Point each load of the bare name `get_ipython` at the sandbox's stub shell."""
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return code
     loads: list[ast.Name] = []
     for node in ast.walk(tree):

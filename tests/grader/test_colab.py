@@ -169,6 +169,7 @@ def test_token_pass_matches_ipython(cell: str) -> None:
     ("x = 1; get_ipython().run_line_magic('time', 'x = 2')",  # shares its line: the stub runs it
      f"x = 1; {SHELL}.run_line_magic('time', 'x = 2')"),
     ("not python (", "not python ("),
+    ("x = (1 +\n% 2)\n", "x = (1 +\n% 2)\n"),  # a % opening a continuation line is modulo
     ("%time not python (", f"{SHELL}.run_line_magic('time', 'not python (')"),  # stub raises
 ])
 def test_to_python(cell: str, expected: str) -> None:
