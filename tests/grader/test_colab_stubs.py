@@ -116,7 +116,7 @@ def test_tqdm_passes_items_through(tmp_path: Path, filename: str) -> None:
                   "a = [i for i in tqdm(range(3), desc='x')]\nb = list(trange(2))\n"
                   "c = list(ta([5, 6])) + list(tn('ab')) + list(tnrange(1))\n"
                   "with tqdm(total=4) as bar:\n    bar.update(2)\n    bar.set_postfix(loss=1)\n"
-                  "tqdm.write('note')\nOUT = [a, b, c, bar.n, len(tqdm([1, 2]))]"],
+                  "bar.unpause()\ntqdm.write('note')\nOUT = [a, b, c, bar.n, len(tqdm([1, 2]))]"],
                  tmp_path, filename=filename)
     assert res == {"errors": [], "out": [[0, 1, 2], [0, 1], [5, 6, "a", "b", 0], 2, 2]}
 

@@ -32,6 +32,11 @@ class tqdm:  # noqa: N801 - tqdm's own name
     def close(self):
         pass
 
+    def __getattr__(self, name):  # display(), unpause(), format_dict...: do nothing
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
     @classmethod
     def write(cls, s, file=None, end="\n", nolock=False):
         print(s, end=end, file=file)
