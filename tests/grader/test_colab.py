@@ -186,3 +186,14 @@ def test_magic_limits_give_clear_errors() -> None:
         source.from_bytes(big.encode(), "w.py", 1)
     plain = "y = 1\n" * (source.MAX_MAGIC_CELL_BYTES // 5)  # plain Python of that size is fine
     assert source.from_bytes(plain.encode(), "w.py", 1).cells == (plain.rstrip("\n"),)
+
+
+def test_time_cell_loops_are_capped_like_plain_ones(data_dir: Path) -> None:
+    """%%time bodies are inlined at intake, so the runner's loop cap still shortens them."""
+    text = (COLAB / "week1_colab.ipynb").read_text()
+    assert text.count('"for k in range(200):\\n"') == 1
+    text = text.replace('"for k in range(200):\\n"', '"for k in range(10**9):\\n"')
+    report = grade.grade(source.from_bytes(text.encode(), "Copy_of_week1.ipynb", 1), data_dir,
+                         seed=12)
+    assert report.status == "graded" and report.sandbox["killed"] is None, report.message
+    assert report.score == 100.0 and report.cell_errors == []
