@@ -137,9 +137,14 @@ def test_an_installed_package_wins_over_its_stub(tmp_path: Path) -> None:
     (site / "tqdm").mkdir(parents=True)
     (site / "tqdm" / "__init__.py").write_text("REAL = True\n")
     (site / "tqdm" / "auto.py").write_text("from tqdm import REAL\n")
+    (site / "google" / "protobuf").mkdir(parents=True)  # another google.* package still imports
+    (site / "google" / "protobuf" / "__init__.py").write_text("PB = 1\n")
     (site / "ipywidgets").mkdir()
     (site / "ipywidgets" / "__init__.py").write_text("raise ImportError('broken install')\n")
-    res, _ = run(["import tqdm, tqdm.auto, ipywidgets\n"
-                  "OUT = [tqdm.REAL, tqdm.auto.REAL, ipywidgets.IntSlider(value=1).value]"],
+    res, _ = run(["import tqdm, tqdm.auto, ipywidgets, google.protobuf\n"
+                  "from google.colab import drive\n"
+                  "OUT = [tqdm.REAL, tqdm.auto.REAL, ipywidgets.IntSlider(value=1).value, "
+                  "google.protobuf.PB, drive.__name__]"],
                  tmp_path, extra=[str(site)])
-    assert res == {"errors": [], "out": [True, True, 1]}  # a broken one falls back to the stub
+    # a broken install (ipywidgets here) falls back to the stub
+    assert res == {"errors": [], "out": [True, True, 1, 1, "google.colab.drive"]}
