@@ -7,12 +7,17 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from grader import magics
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # notebooks carry outputs (plots), so allow some room
 MAX_CODE_BYTES = 1024 * 1024
 MAX_CELLS = 1000
+MAX_MAGICS = 1000  # IPython constructs rewritten per submission (each costs a pass over its cell)
+MAX_MAGIC_CELL_BYTES = 128 * 1024  # a cell IPython must transform (its tokenizer is slow)
+LABEL_CHARS = 60
 MAX_EXTRA_BYTES = 20 * 1024 * 1024  # week 6 capstone/data.txt
 EXTRA_FILES = {6: ("capstone/data.txt",)}
 
@@ -23,31 +28,49 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """The code cells of one week's submission, magics stripped."""
+    """One week's submission: its code cells as plain Python (IPython syntax rewritten).
+
+    cell_numbers[i] is the number the student sees for cells[i] (its 1-based position among
+    ALL the notebook's cells, markdown and empty ones included; for a .py file, among its
+    `# In[ ]:` / `# %%` cells); cell_labels[i] is its first non-blank line as written (at most
+    LABEL_CHARS); cell_lines[i] is, for a .py file, the file line that cell line 1 maps to
+    (empty for notebooks). The three are empty for a Source built without them.
+    """
 
     week: int
     cells: tuple[str, ...]
     origin: str
     sha256: str
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    cell_numbers: tuple[int, ...] = ()
+    cell_labels: tuple[str, ...] = ()
+    cell_lines: tuple[int, ...] = ()
+
+    def cell_name(self, index: int) -> str:
+        """How feedback names the runner's cell `index` (1-based): cell 7 (`import torch`)."""
+        if not 1 <= index <= len(self.cell_numbers):
+            return f"cell {index}"
+        label = self.cell_labels[index - 1] if index <= len(self.cell_labels) else ""
+        return f"cell {self.cell_numbers[index - 1]}" + (f" (`{label}`)" if label else "")
 
 
-_MAGIC = re.compile(r"^(\s*)[%!]")
+@dataclass(frozen=True)
+class RawCell:
+    """A code cell as the student wrote it, with its number as they see it."""
+
+    number: int
+    text: str
+    line: int = 0  # .py files: the file line that the cell's line 1 maps to
 
 
-def strip_magics(code: str) -> str:
-    """Drop `%%` cells; replace `%…` and `!…` lines with `pass` at the same indent."""
-    if code.lstrip().startswith("%%"):
-        return ""
-    lines = []
-    for line in code.splitlines():
-        m = _MAGIC.match(line)
-        lines.append(f"{m.group(1)}pass" if m else line)
-    return "\n".join(lines)
+def label_of(text: str) -> str:
+    """A cell's first non-blank line, shortened to LABEL_CHARS."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first if len(first) <= LABEL_CHARS else first[:LABEL_CHARS - 1] + "…"
 
 
-def cells_from_notebook(data: bytes) -> list[str]:
-    """Code cells of an nbformat-4 notebook, with clear errors for anything else."""
+def notebook_cells(data: bytes) -> list[RawCell]:
+    """Code cells of an nbformat-4 notebook, numbered as Jupyter/Colab show them."""
     try:
         nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -70,14 +93,50 @@ def cells_from_notebook(data: bytes) -> list[str]:
             src = "".join(src)
         if not isinstance(src, str):
             raise SourceError(f"not a valid notebook: cell {i} source is not text")
-        cells.append(src)
+        cells.append(RawCell(i, src))
     return cells
 
 
+def cells_from_notebook(data: bytes) -> list[str]:
+    """Code cells of an nbformat-4 notebook, with clear errors for anything else."""
+    return [c.text for c in notebook_cells(data)]
+
+
+# Jupyter/Colab "Download as .py" (nbconvert): `# In[3]:` or `# In[ ]:` before each code cell
+_IN_MARKER = re.compile(r"(?m)^# In\[[ \d]*\]:[ \t]*\r?$")
+# jupytext percent format / VS Code / Spyder: `# %%`, `# %% [markdown]`, `# %% title`
+_PERCENT_MARKER = re.compile(r"(?m)^# %%(?:[ \t].*)?\r?$")
+_TEXT_CELL = re.compile(r"^# %%.*\[(?:markdown|md|raw)\]")
+
+
+def py_cells(text: str) -> list[RawCell]:
+    """Split a .py file at `# In[n]:` markers (nbconvert), else at `# %%` (jupytext)."""
+    marker = _IN_MARKER if _IN_MARKER.search(text) else _PERCENT_MARKER
+    starts = [m.start() for m in marker.finditer(text)]
+    if not starts:
+        return [RawCell(1, text, 1)]
+    cells, number = [], 0
+    head = text[:starts[0]]
+    if _has_code(head):  # code before the first marker (not just a shebang or jupytext header)
+        number += 1
+        cells.append(RawCell(number, head, 1))
+    for begin, end in zip(starts, starts[1:] + [len(text)], strict=True):
+        number += 1
+        chunk = text[begin:end]
+        marker_line, _, body = chunk.partition("\n")
+        if _TEXT_CELL.match(marker_line):
+            continue
+        cells.append(RawCell(number, "\n" + body, text.count("\n", 0, begin) + 1))
+    return cells
+
+
+def _has_code(text: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
 def cells_from_py(text: str) -> list[str]:
-    """Split a .py file on `# %%` markers (jupytext percent format), else one cell."""
-    parts = re.split(r"(?m)^# %%.*$", text)
-    return [p for p in parts if p.strip()] or [text]
+    """Split a .py file into cells (`# In[n]:` or `# %%` markers), else one cell."""
+    return [c.text for c in py_cells(text) if c.text.strip()] or [text]
 
 
 def from_bytes(data: bytes, filename: str, week: int) -> Source:
@@ -88,22 +147,43 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
             f"file too large ({len(data) // 1024} KiB > {MAX_FILE_BYTES // 1024} KiB)")
     name = os.path.basename(filename)
     if name.endswith(".ipynb"):
-        raw = cells_from_notebook(data)
+        raw = notebook_cells(data)
     elif name.endswith(".py"):
         try:
-            raw = cells_from_py(data.decode("utf-8"))
+            raw = py_cells(data.decode("utf-8"))
         except UnicodeDecodeError:
             raise SourceError("the .py file is not UTF-8 text") from None
         if len(raw) > MAX_CELLS:
             raise SourceError(f"too many cells ({len(raw)} > {MAX_CELLS})")
     else:
         raise SourceError(f"unsupported file type {name!r}: upload a .ipynb or .py")
-    cells = tuple(c for c in (strip_magics(c) for c in raw) if c.strip())
-    if sum(len(c) for c in cells) > MAX_CODE_BYTES:
+    raw = [c for c in raw if c.text.strip()]
+    if sum(len(c.text) for c in raw) > MAX_CODE_BYTES:
         raise SourceError(f"too much code (> {MAX_CODE_BYTES // 1024} KiB in code cells)")
-    if not cells:
+    if not raw:
         raise SourceError("the notebook has no code cells")
-    return Source(week, cells, name, hashlib.sha256(data).hexdigest())
+    return Source(week, tuple(_plain_python(raw)), name, hashlib.sha256(data).hexdigest(),
+                  cell_numbers=tuple(c.number for c in raw),
+                  cell_labels=tuple(label_of(c.text) for c in raw),
+                  cell_lines=tuple(c.line for c in raw) if name.endswith(".py") else ())
+
+
+def _plain_python(raw: list[RawCell]) -> list[str]:
+    """Each cell through IPython's input transformer (grader/magics.py), within MAX_MAGICS."""
+    out, budget = [], MAX_MAGICS
+    for c in raw:
+        if len(c.text) > MAX_MAGIC_CELL_BYTES and magics.needs_ipython(c.text):
+            raise SourceError(
+                f"cell {c.number} is too large for IPython syntax (magics, `!` lines) "
+                f"({len(c.text) // 1024} KiB > {MAX_MAGIC_CELL_BYTES // 1024} KiB); split it")
+        try:
+            code, used = magics.to_python(c.text, budget)
+        except magics.MagicLimitError:
+            raise SourceError(f"too many IPython magics and `!` lines (> {MAX_MAGICS}); "
+                              f"cell {c.number} goes over") from None
+        budget -= used
+        out.append("\n".join(code.splitlines()))
+    return out
 
 
 def _check_week(week: int) -> None:
@@ -143,7 +223,7 @@ def from_directory(root: Path, week: int) -> Source:
             src = from_bytes(_regular_file(p, root, MAX_FILE_BYTES), p.name, week)
             extra = {r: _regular_file(root / r, root, MAX_EXTRA_BYTES)
                      for r in EXTRA_FILES.get(week, ()) if os.path.lexists(root / r)}
-            return Source(week, src.cells, rel, src.sha256, extra)
+            return replace(src, origin=rel, extra_files=extra)
     raise SourceError(
         f"no week {week} notebook found; expected one of: " + ", ".join(candidates(week)))
 
