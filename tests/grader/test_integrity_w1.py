@@ -1,0 +1,82 @@
+"""Week 1 integrity: every point is earned on fresh inputs, and verdicts do not hang on the seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import grade, source
+from grader.weeks import week1
+from tests.grader.forge import capture, code_cells, earned, grade_cells, replay_cell
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "week1"
+CELLS = code_cells(FIX / "week1.ipynb")
+GRADED = {c.name for c in week1.CHECKS if not c.bonus}
+
+
+def _py(name: str, data_dir: Path, seed: int, extra: str = "") -> grade.GradeReport:
+    code = (FIX / name).read_text() + extra
+    return grade.grade(source.from_bytes(code.encode(), "week1.py", 1), data_dir, seed=seed)
+
+
+def test_no_work_notebook_scores_zero_on_every_check(data_dir: Path) -> None:
+    r = _py("nowork.py", data_dir, seed=8)
+    assert r.status == "graded" and r.cell_errors == []
+    assert earned(r) == {}, earned(r)
+    assert {c.name for c in r.checks if not c.passed} >= GRADED
+
+
+def test_lying_value_with_public_numbers_scores_zero(data_dir: Path) -> None:
+    r = _py("liar.py", data_dir, seed=9)
+    assert r.status == "graded"
+    assert earned(r) == {}, {c.name: c.message for c in r.checks if c.passed}
+
+
+def test_replayed_result_files_with_the_real_keys_score_zero(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    honest, outputs = capture(monkeypatch, CELLS, 1, data_dir, seed=21)
+    assert honest.score == 100
+    assert {"params", "train", "sanity", "neuron"} <= set(outputs)
+    assert set(outputs["train"]) == {"weights", "pred", "grad", "in_parameters"}
+    # a notebook with no micrograd that plants a genuine run's files (other seed), no-ops savez
+    r = grade_cells([replay_cell(outputs)], 1, data_dir, seed=22)
+    assert earned(r) == {}, earned(r)
+    # on top of the correct code the forgery only overwrites genuine results: it cannot add
+    r = grade_cells(CELLS + [replay_cell(outputs)], 1, data_dir, seed=23)
+    assert earned(r) == {}
+
+
+def test_hard_coded_lecture_counts_and_falling_loss_forged(data_dir: Path) -> None:
+    forge = (
+        "import numpy\n"
+        "numpy.savez('/zg/out/params.npz', count=numpy.array([4, 16, 41, 337]))\n"
+        "w = numpy.zeros((21, 41)); p = numpy.zeros((21, 4))\n"
+        "numpy.savez('/zg/out/train.npz', weights=w, pred=p, grad=numpy.ones((20, 41)),\n"
+        "            in_parameters=numpy.ones(41), loss=numpy.linspace(5, 0.1, 21))\n"
+        "numpy.savez = lambda *a, **k: None\n")
+    r = grade_cells(CELLS[:9] + [forge], 1, data_dir, seed=24)  # a correct Value, no MLP
+    assert {c.name for c in r.checks if c.passed and not c.bonus} <= GRADED - {
+        "MLP parameter counts", "MLP training"}
+    assert not {"MLP parameter counts", "MLP training"} & set(earned(r))
+
+
+def test_fresh_sizes_never_equal_the_lecture_numbers() -> None:
+    for seed in range(200):
+        inputs = week1.make_inputs(np.random.default_rng(seed), None)
+        want = [n for _, n in week1._sizes(_ctx(inputs))]
+        assert all(w != lecture for w, lecture in zip(want, [4, 16, 41, 337], strict=True))
+
+
+def _ctx(inputs: dict) -> week1.Ctx:
+    return week1.Ctx(inputs, {}, {})
+
+
+def test_planted_bug_scores_the_same_twenty_times(data_dir: Path) -> None:
+    # grad assigned instead of accumulated: traversal order (object ids) decides which consumer's
+    # gradient survives, and the seed used to decide whether the training check passed (72 or 65)
+    text = (FIX / "week1.ipynb").read_text().replace(".grad += ", ".grad = ")
+    scores = {grade.grade(source.from_bytes(text.encode(), "week1.ipynb", 1), data_dir,
+                          seed=seed).score for seed in range(20)}
+    assert scores == {72.0}
