@@ -56,7 +56,7 @@ def replay_cell(outputs: dict[str, dict[str, np.ndarray]]) -> str:
     blobs = {}
     for name, arrays in outputs.items():
         buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         blobs[name] = base64.b64encode(buf.getvalue()).decode()
     return ("import base64, numpy\n"
             f"for name, blob in {blobs!r}.items():\n"

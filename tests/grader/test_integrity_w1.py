@@ -55,11 +55,13 @@ def test_hard_coded_lecture_counts_and_falling_loss_forged(data_dir: Path) -> No
         "w = numpy.zeros((21, 41)); p = numpy.zeros((21, 4))\n"
         "numpy.savez('/zg/out/train.npz', weights=w, pred=p, grad=numpy.ones((20, 41)),\n"
         "            in_parameters=numpy.ones(41), loss=numpy.linspace(5, 0.1, 21))\n"
-        "numpy.savez = lambda *a, **k: None\n")
+        "_real = numpy.savez  # keep the genuine results of every other probe\n"
+        "numpy.savez = lambda f, **k: None if any(n in str(f) for n in ('/params', '/train'))"
+        " else _real(f, **k)\n")
+    assert "class Value" in CELLS[8] and "class Neuron" not in "".join(CELLS[:9])
     r = grade_cells(CELLS[:9] + [forge], 1, data_dir, seed=24)  # a correct Value, no MLP
-    assert {c.name for c in r.checks if c.passed and not c.bonus} <= GRADED - {
-        "MLP parameter counts", "MLP training"}
-    assert not {"MLP parameter counts", "MLP training"} & set(earned(r))
+    assert set(earned(r)) == GRADED - {"MLP parameter counts", "MLP training"}
+    assert r.score == 100 - 6 - 7
 
 
 def test_fresh_sizes_never_equal_the_lecture_numbers() -> None:
