@@ -68,7 +68,7 @@ def _reference(words: list[str]) -> dict:
     return {"words": words, "stoi": stoi, "N": N, "nll1": nll1, "nll0": bigram.count_nll(P0, N),
             "untrained": untrained, "lecture": lecture,
             "limit": untrained - TRAINED_SHARE * (untrained - lecture),
-            "length": bigram.expected_length(P1)}
+            "length": bigram.expected_length(P1), "P1": P1}
 
 
 def _ref(ctx: Ctx) -> dict:
@@ -135,9 +135,11 @@ def _rows(ctx: Ctx) -> str:
            "wrong dimension", maxdiff=diff)
     # rows that sum to 1 are only worth points as your own counts normalised (not e.g. 1/27)
     N = _square(ctx.arr("counts", "N"), "N")
-    expect(bool(np.all(N >= 0)) and N.sum() > 0, "P should be your counts N (+1) normalised "
-           f"along each row, but N is not a count matrix (sum {N.sum():g}, min {N.min():g}); "
-           "expected N[ix1, ix2] += 1 for every bigram")
+    total, n_words = int(_ref(ctx)["N"].sum()), len(_ref(ctx)["words"])
+    expect(bool(np.all(N >= 0)) and int(N.sum()) in (total, total - n_words), "P should be your "
+           f"counts N (+1) normalised along each row, but N is not a count matrix of `words` "
+           f"(sum {N.sum():g}, min {N.min():g}; the grader's {n_words} words have {total} "
+           "bigrams); expected N[ix1, ix2] += 1 for every bigram")
     gaps = [float(np.max(np.abs(P - (N + k) / (N + k).sum(1, keepdims=True)))) for k in (1, 0)
             if bool(np.all((N + k).sum(1) > 0))]
     gap = min(gaps, default=float("inf"))
@@ -222,7 +224,42 @@ def _samples(ctx: Ctx) -> str:
     got = sum(len(w) for w in words) / len(words)
     expect(abs(got - mean) <= tol, f"mean sample length {got:.3f} (final '.' included); the count "
            f"model gives {mean:.3f} ± {tol:.2f}", expected=ref_len[0])
-    return f"{N_SAMPLES} samples end with '.', mean length {got:.2f} (expected {mean:.2f})"
+    nll, (want, sd) = _sample_nll(ctx, words), _ref_sample_nll(ctx)
+    tol = 5 * sd / math.sqrt(N_SAMPLES) + 0.05 * want
+    expect(abs(nll - want) <= tol, f"the samples' mean negative log likelihood under the count "
+           f"model of the grader's words is {nll:.3f}; samples of that model give {want:.3f} ± "
+           f"{tol:.2f}: sample from P built from `words`", expected=want)
+    return (f"{N_SAMPLES} samples end with '.', mean length {got:.2f} (expected {mean:.2f}), "
+            f"mean NLL {nll:.2f} (expected {want:.2f})")
+
+
+def _sample_nll(ctx: Ctx, words: list[str]) -> float:
+    """Mean -log P1(sample) of the student's samples under the reference count model."""
+    logp, stoi = torch.log(_ref(ctx)["P1"]).numpy(), _ref(ctx)["stoi"]
+    total = 0.0
+    for w in words:
+        ix = [0] + [stoi[c] for c in w]
+        total -= float(logp[ix[:-1], ix[1:]].sum())
+    return total / len(words)
+
+
+def _ref_sample_nll(ctx: Ctx) -> tuple[float, float]:
+    """Mean and sd of -log P1(sample) over the grader's own samples of the count model."""
+    def run() -> tuple[float, float]:
+        P = _ref(ctx)["P1"].numpy()
+        logp, cum = np.log(P), np.cumsum(P, 1)
+        rng = np.random.default_rng(int(ctx.inputs["sample_seed"][0]))
+        out = []
+        for _ in range(4000):
+            ix, nll = 0, 0.0
+            for _ in range(100):
+                nxt = min(int(np.searchsorted(cum[ix], rng.random())), V - 1)
+                nll, ix = nll - logp[ix, nxt], nxt
+                if ix == 0:
+                    break
+            out.append(nll)
+        return float(np.mean(out)), float(np.std(out))
+    return ctx.memo("sample_nll", run)
 
 
 CHECKS = [
