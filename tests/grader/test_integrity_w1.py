@@ -82,3 +82,51 @@ def test_planted_bug_scores_the_same_twenty_times(data_dir: Path) -> None:
     scores = {grade.grade(source.from_bytes(text.encode(), "week1.ipynb", 1), data_dir,
                           seed=seed).score for seed in range(20)}
     assert scores == {72.0}
+
+
+def _train_outcome(ns: dict, seed: int) -> week1.Outcome:
+    from grader.checks import run_check
+    from grader.probes import week1 as probes
+
+    inputs = week1.make_inputs(np.random.default_rng(seed), None)
+    out = {k: np.asarray(v) for k, v in probes.train(ns, inputs).items()}
+    spec = next(c for c in week1.CHECKS if c.name == "MLP training")
+    return run_check(spec, week1.Ctx(inputs, {"train": out}, {}))
+
+
+def test_training_reads_weights_through_parameters_without_the_lecture_attributes() -> None:
+    from reference import micrograd as ref
+
+    class MLP:  # no .layers / .neurons: parameters() in the lecture's order is used
+        def __init__(self, nin: int, nouts: list[int]) -> None:
+            self._net = ref.MLP(nin, nouts)
+
+        def __call__(self, x: list) -> object:
+            return self._net(x)
+
+        def parameters(self) -> list:
+            return self._net.parameters()
+
+    o = _train_outcome({"Value": ref.Value, "MLP": MLP}, seed=3)
+    assert o.passed, o.message
+
+
+def test_training_rejects_weights_that_move_without_their_gradients() -> None:
+    from reference import micrograd as ref
+
+    inputs = week1.make_inputs(np.random.default_rng(4), None)
+    npts = len(inputs["train_y"])
+
+    class MLP(ref.MLP):  # after each pass over the data the weights drift by themselves
+        calls = 0
+
+        def __call__(self, x: list) -> object:
+            out = super().__call__(x)
+            MLP.calls += 1
+            if MLP.calls % npts == 0:
+                for p in self.parameters():
+                    p.data -= 0.001
+            return out
+
+    o = _train_outcome({"Value": ref.Value, "MLP": MLP}, seed=4)
+    assert not o.passed and "do not follow from the gradients" in o.message, o.message
