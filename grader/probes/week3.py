@@ -3,7 +3,8 @@
 Weights and inputs come from the grader and are loaded into the student's layers as
 float64 tensors (.weight/.bias/.gamma/.beta/.running_mean/.running_var), so results are
 float64 unless the student's code forces another dtype; the checker picks the tolerance
-from the dtype it gets back. The short training run uses the student's own init (float32).
+from the dtype it gets back. The short training run starts from the grader's weights too and
+sends back what the last Linear saw and did at every step; the grader computes every loss.
 """
 
 import contextlib
