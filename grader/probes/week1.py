@@ -6,7 +6,6 @@ float constants k; the trusted side evaluates the very same expressions on torch
 
 from __future__ import annotations
 
-import random
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -160,10 +159,13 @@ def _run_graph(name: str) -> Callable[[dict[str, Any], dict[str, Any]], dict[str
 
 
 def params(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """Parameter counts of Neuron(3), Layer(3, 4), MLP(3, [4, 4, 1]), MLP(2, [16, 16, 1])."""
+    """Parameter counts of Neuron, Layer and two MLPs of the grader's (fresh) sizes."""
     Neuron, Layer, MLP = (_need(ns, n) for n in ("Neuron", "Layer", "MLP"))
     with _deadline(1.0):
-        models = [Neuron(3), Layer(3, 4), MLP(3, [4, 4, 1]), MLP(2, [16, 16, 1])]
+        models = [Neuron(int(inputs["params_neuron"][0])),
+                  Layer(*(int(n) for n in inputs["params_layer"])),
+                  *(MLP(int(c[0]), [int(n) for n in c[1:]]) for c in
+                    (inputs["params_mlp1"], inputs["params_mlp2"]))]
         return {"count": [len(list(m.parameters())) for m in models]}
 
 
@@ -171,29 +173,56 @@ def _scalar(out: Any) -> Any:
     return out[0] if isinstance(out, list | tuple) and len(out) == 1 else out
 
 
+def _slots(net: Any, nin: int, nouts: list[int]) -> list[Any]:
+    """The MLP's weights and biases in the lecture's order (layer, neuron, w..., b).
+
+    Read through the lecture's attributes (layers / neurons / w / b) so that a parameters()
+    that leaves something out is still loaded; otherwise parameters() in the lecture's order.
+    """
+    want = sum((a + 1) * b for a, b in zip([nin] + nouts, nouts, strict=False))
+    try:
+        slots = [v for layer in net.layers for neuron in layer.neurons
+                 for v in list(neuron.w) + [neuron.b]]
+    except (AttributeError, TypeError):
+        slots = list(net.parameters())
+    if len(slots) != want:
+        raise ValueError(f"MLP({nin}, {nouts}) should have {want} weights and biases (layers -> "
+                         f"neurons -> w + [b], as in the lecture); the grader found {len(slots)}")
+    return slots
+
+
 def train(ns: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """The lecture's loop: MLP(3, [4, 4, 1]) on the 4-point toy set, plain SGD, sum of squares."""
+    """The lecture's loop on the grader's MLP size, start weights and data: plain SGD, sum of
+    squares. Returns weights, predictions and grads of every step; the grader judges them."""
     Value, MLP = _need(ns, "Value"), _need(ns, "MLP")
-    random.seed(int(inputs["train_seed"][0]))
+    nin, nouts = int(inputs["train_nin"][0]), [int(n) for n in inputs["train_nouts"]]
     xs, ys = inputs["train_x"].tolist(), inputs["train_y"].tolist()
-    lr = float(inputs["train_lr"][0])
-    losses = []
+    lr, start = float(inputs["train_lr"][0]), inputs["train_init"].tolist()
+    weights, preds, grads = [], [], []
     with _deadline(3.0):
-        n = MLP(3, [4, 4, 1])
-        for step in range(TRAIN_STEPS + 1):  # the last pass only measures the final loss
-            loss = Value(0.0)
-            for x, ygt in zip(xs, ys, strict=True):
-                d = _scalar(n(x)) - ygt
-                loss = loss + d * d  # d * d, not d**2: a pow bug is the pow check's business
-            losses.append(float(loss.data))
+        n = MLP(nin, nouts)
+        slots = _slots(n, nin, nouts)
+        for v, x in zip(slots, start, strict=True):
+            v.data = x
+        params = list(n.parameters())
+        mask = [int(any(s is p for p in params)) for s in slots]
+        for step in range(TRAIN_STEPS + 1):  # the last pass only measures the final weights
+            weights.append([float(s.data) for s in slots])
+            outs = [_scalar(n(x)) for x in xs]
+            preds.append([float(o.data) for o in outs])
             if step == TRAIN_STEPS:
                 break
-            for p in n.parameters():
+            loss = Value(0.0)
+            for o, ygt in zip(outs, ys, strict=True):
+                d = o - ygt
+                loss = loss + d * d  # d * d, not d**2: a pow bug is the pow check's business
+            for p in params:
                 p.grad = 0.0
             loss.backward()
-            for p in n.parameters():
+            grads.append([float(s.grad) for s in slots])
+            for p in params:
                 p.data += -lr * p.grad
-    return {"loss": losses}
+    return {"weights": weights, "pred": preds, "grad": grads, "in_parameters": mask}
 
 
 PROBES: dict[str, tuple[str | None, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]]]

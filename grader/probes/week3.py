@@ -3,7 +3,8 @@
 Weights and inputs come from the grader and are loaded into the student's layers as
 float64 tensors (.weight/.bias/.gamma/.beta/.running_mean/.running_var), so results are
 float64 unless the student's code forces another dtype; the checker picks the tolerance
-from the dtype it gets back. The short training run uses the student's own init (float32).
+from the dtype it gets back. The short training run starts from the grader's weights too and
+sends back what the last Linear saw and did at every step; the grader computes every loss.
 """
 
 import contextlib
@@ -72,19 +73,18 @@ def build(ns, inputs):
 
 
 def splits(ns, inputs):
-    """Shapes of the lecture's 80/10/10 split of names.txt (block_size 3)."""
+    """Shapes of the lecture's 80/10/10 split (shuffle, then build_dataset) of grader words."""
     fn = _need(ns, "build_dataset")
-    with open("names.txt") as f:
-        words = f.read().splitlines()
-    random.seed(42)
-    random.shuffle(words)
+    words = _words(inputs["sp_words"])
+    random.Random(int(inputs["sp_seed"][0])).shuffle(words)
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
     out = {}
-    with _global(fn, "block_size", 3):
+    with _global(fn, "block_size", int(inputs["sp_block"][0])):
         for name, part in (("tr", words[:n1]), ("dev", words[n1:n2]), ("te", words[n2:])):
             X, Y = _xy(fn(part))
             out[f"{name}_X"] = list(X.shape)
             out[f"{name}_Y"] = list(Y.shape)
+            out[f"{name}_y"] = Y
     return out
 
 
@@ -174,43 +174,49 @@ def _count(C, layers):
 
 
 def params(ns, inputs):
-    """Parameter counts of the Bengio MLP and the BatchNorm MLP built from the student's layers."""
+    """Parameter counts of the Bengio and BatchNorm MLPs: grader's sizes, student's layers."""
     Linear, BatchNorm1d, Tanh = _layers(ns)
-    C = torch.randn((27, 10))
-    bengio = [Linear(30, 200), Tanh(), Linear(200, 27)]
-    bnmlp = [Linear(30, 200, bias=False), BatchNorm1d(200), Tanh(), Linear(200, 27)]
+    n_embd, block, hidden = (int(v) for v in inputs["pc_cfg"])
+    C = torch.randn((27, n_embd))
+    with _global(Linear, "g", torch.Generator().manual_seed(0)):
+        bengio = [Linear(n_embd * block, hidden), Tanh(), Linear(hidden, 27)]
+        bnmlp = [Linear(n_embd * block, hidden, bias=False), BatchNorm1d(hidden), Tanh(),
+                 Linear(hidden, 27)]
     return {"bengio": _count(C, bengio), "bn": _count(C, bnmlp)}
 
 
-def _loss(C, layers, X, Y):
-    x = C[X].view(X.shape[0], -1)
-    for layer in layers:
-        x = layer(x)
-    return F.cross_entropy(x, Y)
-
-
 def train(ns, inputs):
-    """A few dozen SGD steps of C + Linear/BatchNorm1d/Tanh/Linear on grader data."""
+    """SGD steps of C + Linear/BatchNorm1d/Tanh/Linear from the grader's start weights, on the
+    grader's batches; returns what the last Linear saw and did (the grader judges it)."""
     Linear, BatchNorm1d, Tanh = _layers(ns)
-    seed = int(inputs["tr_seed"][0])
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    with _global(Linear, "g", gen):
-        C = torch.randn((27, 10), generator=gen)
-        layers = [Linear(30, 64, bias=False), BatchNorm1d(64), Tanh(), Linear(64, 27)]
-    with torch.no_grad():
-        layers[-1].weight *= 0.1  # less confident at init, as in the lecture
+    C, W1, W2, b2 = (_t(inputs[k]) for k in ("tr_C", "tr_W1", "tr_W2", "tr_b2"))
+    hidden = W1.shape[1]
+    with _global(Linear, "g", torch.Generator().manual_seed(0)):
+        layers = [Linear(W1.shape[0], hidden, bias=False), BatchNorm1d(hidden), Tanh(),
+                  Linear(hidden, 27)]
+    layers[0].weight, layers[3].weight, layers[3].bias = W1, W2, b2
+    layers[1].gamma, layers[1].beta = torch.ones(hidden, dtype=D), torch.zeros(hidden, dtype=D)
     parameters = [C] + [p for layer in layers for p in layer.parameters()]
     for p in parameters:
         p.requires_grad = True
     Xtr, Ytr = torch.as_tensor(inputs["tr_X"]), torch.as_tensor(inputs["tr_Y"])
-    Xva, Yva = torch.as_tensor(inputs["va_X"]), torch.as_tensor(inputs["va_Y"])
-    with torch.no_grad():  # val loss in training mode: batch stats of the whole val set
-        before = _loss(C, layers, Xva, Yva).item()
-    lossi = []
-    for _ in range(int(inputs["tr_steps"][0])):
-        ix = torch.randint(0, Xtr.shape[0], (32,), generator=gen)
-        loss = _loss(C, layers, Xtr[ix], Ytr[ix])
+    Xva = torch.as_tensor(inputs["va_X"])
+
+    def forward(X):
+        x = C[X].view(X.shape[0], -1)
+        for layer in layers[:-1]:
+            x = layer(x)
+        return x, layers[-1](x)
+
+    with torch.no_grad():  # val features in training mode: batch stats of the whole val set
+        h_val0 = forward(Xva)[0].clone()
+    ws, bs = [layers[3].weight.detach().clone()], [layers[3].bias.detach().clone()]
+    hs, logits = [], []
+    lr = float(inputs["tr_lr"][0])
+    for ix in inputs["tr_ix"]:
+        ix = torch.as_tensor(ix)
+        h, out = forward(Xtr[ix])
+        loss = F.cross_entropy(out, Ytr[ix])
         for p in parameters:
             p.grad = None
         loss.backward()
@@ -220,11 +226,15 @@ def train(ns, inputs):
                     f"parameter {i} (shape {tuple(p.shape)}) got no gradient: everything that "
                     "parameters() returns must be used by the forward pass (BatchNorm's "
                     "running_mean/running_var are buffers, not parameters)")
-            p.data += -0.1 * p.grad
-        lossi.append(loss.item())
+            p.data += -lr * p.grad
+        hs.append(h.detach().clone())
+        logits.append(out.detach().clone())
+        ws.append(layers[3].weight.detach().clone())
+        bs.append(layers[3].bias.detach().clone())
     with torch.no_grad():
-        after = _loss(C, layers, Xva, Yva).item()
-    return {"before": before, "after": after, "lossi": lossi}
+        h_val1 = forward(Xva)[0].clone()
+    return {"W2": torch.stack(ws), "b2": torch.stack(bs), "h": torch.stack(hs),
+            "logits": torch.stack(logits), "h_val0": h_val0, "h_val1": h_val1}
 
 
 PROBES = {

@@ -12,6 +12,7 @@ import numpy as np
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect
 from grader.probes.week1 import CASES, GRAPHS, OPS, TRAIN_STEPS
 from grader.sandbox import Limits
+from grader.weeks import week1_mlp as mlp_ref
 from reference import micrograd as ref
 
 WEEK = 1
@@ -25,8 +26,7 @@ RTOL, ATOL = 1e-6, 1e-9
 LECTURE_NEURON = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432]  # x1, x2, w1, w2, b
 GRAPH_SIZES = {"small": (3, 12), "medium": (6, 60), "large": (10, 340)}  # leaves, ops
 MAX_NODES = 500
-TOY_X = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
-TOY_Y = [1.0, -1.0, -1.0, 1.0]
+TRAIN_LR = 0.05
 
 
 def _signed(rng: np.random.Generator, lo: float, hi: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -47,11 +47,23 @@ def _case_inputs(rng: np.random.Generator, group: str) -> tuple[np.ndarray, np.n
         v[:, 0] = rng.uniform(-2.0, 2.0, size=n)
     elif group == "relu":
         v[:, 0] = [abs(v[0, 0]), -abs(v[1, 0])]
-    elif group == "sanity":
-        v[0, 0], v[1, :2] = -4.0, [-4.0, 2.0]  # micrograd's test_engine.py values
-    elif group == "neuron":
-        v[0] = LECTURE_NEURON
+    elif group == "sanity":  # test_engine.py uses x = -4 and a, b = -4, 2; fresh ones here
+        v[0, 0] = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 4.0)
+        v[1, :2] = _signed(rng, 2.0, 5.0, (1,))[0], _signed(rng, 1.0, 3.0, (1,))[0]
+    elif group == "neuron":  # the lecture's neuron on fresh numbers (row 0 keeps x2 = 0)
+        v[:, 4] = _signed(rng, 0.3, 1.5, (n,)) - v[:, 0] * v[:, 2] - v[:, 1] * v[:, 3]
+        v[0, 1] = 0.0
+        v[0, 4] = _signed(rng, 0.3, 1.5, (1,))[0] - v[0, 0] * v[0, 2]
     return v, k
+
+
+def _well_conditioned(group: str, v: np.ndarray, k: np.ndarray) -> bool:
+    """Every case's value and grads are moderate (no f**-1 of a near-zero f)."""
+    for (_, _, fn), row, ks in zip(CASES[group], v.tolist(), k.tolist(), strict=True):
+        out, grad = ref.torch_case(fn, row, ks)
+        if not all(np.isfinite([out, *grad])) or max(abs(out), *map(abs, grad)) > 1e9:
+            return False
+    return True
 
 
 def _graph(seed: int, n_leaves: int, n_ops: int) -> dict[str, list[Any]]:
@@ -66,16 +78,38 @@ def make_inputs(rng: np.random.Generator, data_dir: Path | None) -> dict[str, np
     """Fresh leaves/constants per case group, three random graphs and the training seed."""
     inputs: dict[str, np.ndarray] = {}
     for group in CASES:
-        inputs[f"{group}_v"], inputs[f"{group}_k"] = _case_inputs(rng, group)
+        v, k = _case_inputs(rng, group)
+        while group == "sanity" and not _well_conditioned(group, v, k):
+            v, k = _case_inputs(rng, group)
+        inputs[f"{group}_v"], inputs[f"{group}_k"] = v, k
     for name in GRAPHS:
         g = _graph(int(rng.integers(2**62)), *GRAPH_SIZES[name])
         for key, dtype in (("leaf", np.float64), ("op", np.int64), ("a", np.int64),
                            ("b", np.int64), ("c", np.float64)):
             inputs[f"graph_{name}_{key}"] = np.asarray(g[key], dtype=dtype)
-    inputs["train_seed"] = np.array([rng.integers(2**31)], dtype=np.int64)
-    inputs["train_x"], inputs["train_y"] = np.array(TOY_X), np.array(TOY_Y)
-    inputs["train_lr"] = np.array([0.05])
+    inputs.update(_param_sizes(rng))
+    inputs.update(_train_inputs(rng))
     return inputs
+
+
+def _param_sizes(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Sizes for the parameter-count check; none equals the lecture's (4, 16, 41, 337)."""
+    def ints(lo: int, hi: int, n: int) -> list[int]:
+        return [int(x) for x in rng.integers(lo, hi + 1, n)]
+    return {"params_neuron": np.array(ints(5, 12, 1)), "params_layer": np.array(ints(4, 9, 2)),
+            "params_mlp1": np.array(ints(4, 7, 1) + ints(5, 9, 2) + [1]),
+            "params_mlp2": np.array(ints(2, 4, 1) + ints(10, 20, 3) + ints(1, 3, 1))}
+
+
+def _train_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A small MLP, data set and start weights (chosen so SGD clearly lowers the loss)."""
+    nin, nouts = int(rng.integers(2, 5)), [int(x) for x in rng.integers(3, 6, 2)] + [1]
+    npts = int(rng.integers(4, 7))
+    xs = rng.uniform(-2.0, 3.0, (npts, nin))
+    ys = rng.permutation(np.resize([1.0, -1.0], npts))
+    w0 = mlp_ref.stable_start(rng, nin, nouts, xs, ys, TRAIN_LR, TRAIN_STEPS)
+    return {"train_nin": np.array([nin]), "train_nouts": np.array(nouts), "train_x": xs,
+            "train_y": ys, "train_lr": np.array([TRAIN_LR]), "train_init": w0}
 
 
 # ---------------------------------------------------------------- op-by-op cases
@@ -203,29 +237,61 @@ def _graphs(ctx: Ctx) -> str:
 # ---------------------------------------------------------------- the MLP
 
 
-def _want_counts() -> list[int]:
-    return [len(ref.Neuron(3).parameters()), len(ref.Layer(3, 4).parameters()),
-            len(ref.MLP(3, [4, 4, 1]).parameters()), len(ref.MLP(2, [16, 16, 1]).parameters())]
+def _sizes(ctx: Ctx) -> list[tuple[str, int]]:
+    """(constructor call, expected parameter count) for the grader's fresh sizes."""
+    i = ctx.inputs
+    nin, (lin, lout) = int(i["params_neuron"][0]), (int(n) for n in i["params_layer"])
+    out = [(f"Neuron({nin})", nin + 1), (f"Layer({lin}, {lout})", (lin + 1) * lout)]
+    for key in ("params_mlp1", "params_mlp2"):
+        a, *nouts = (int(n) for n in i[key])
+        out.append((f"MLP({a}, {nouts})", mlp_ref.n_params(a, nouts)))
+    return out
 
 
 def _params(ctx: Ctx) -> str:
-    want = _want_counts()
+    want = _sizes(ctx)
     got = _got(ctx, "params", "count", (len(want),))
-    what = ["Neuron(3)", "Layer(3, 4)", "MLP(3, [4, 4, 1])", "MLP(2, [16, 16, 1])"]
-    for w, g, name in zip(want, got.tolist(), what, strict=True):
-        expect(g == w, f"{name}.parameters() has {g:g} parameters, expected {w} "
-                       "(every neuron has nin weights and one bias)")
-    return ", ".join(f"{n}: {w}" for n, w in zip(what, want, strict=True))
+    for (name, w), g in zip(want, got.tolist(), strict=True):
+        expect(g == w, f"{name}.parameters() has {g:g} parameters, expected {w} (every neuron "
+                       "has nin weights and one bias; the lecture's MLP(3, [4, 4, 1]) has 41)")
+    return ", ".join(f"{n}: {w}" for n, w in want)
 
 
 def _train(ctx: Ctx) -> str:
-    loss = _got(ctx, "train", "loss", (TRAIN_STEPS + 1,))
-    expect(bool(np.all(np.isfinite(loss))), f"the loss became nan/inf: {loss.tolist()}")
-    expect(bool(loss[-1] < loss[0]), f"after {TRAIN_STEPS} SGD steps (lr 0.05) on the lecture's "
-           f"4-point data set the loss went from {loss[0]:.4f} to {loss[-1]:.4f}; expected it to "
-           "go down. The grader zeroes p.grad and does p.data += -lr * p.grad itself, so check "
-           "the gradients your MLP's backward() produces")
-    return f"loss {loss[0]:.4f} -> {loss[-1]:.4f} in {TRAIN_STEPS} steps"
+    i, steps = ctx.inputs, TRAIN_STEPS
+    nin, nouts = int(i["train_nin"][0]), [int(n) for n in i["train_nouts"]]
+    xs, ys, lr = i["train_x"], i["train_y"], float(i["train_lr"][0])
+    n, net = mlp_ref.n_params(nin, nouts), f"MLP({nin}, {nouts})"
+    w = _got(ctx, "train", "weights", (steps + 1, n))
+    pred = _got(ctx, "train", "pred", (steps + 1, len(ys)))
+    grad = _got(ctx, "train", "grad", (steps, n))
+    mask = _got(ctx, "train", "in_parameters", (n,))
+    expect(bool(np.isin(mask, (0, 1)).all()), "train: in_parameters must be 0/1")
+    expect(bool(_close(w[0], i["train_init"]).all()), f"the grader set the weights of your "
+           f"{net} to its own start values (layers -> neurons -> w, b); they read back "
+           "differently, expected them unchanged")
+    for s in range(steps + 1):
+        p_ref = mlp_ref.loss_grad(w[s], nin, nouts, xs, ys)[2]
+        expect(bool(_close(pred[s], p_ref).all()), f"{net} at SGD step {s}: predictions "
+               f"{pred[s][:3].tolist()}…, expected {p_ref[:3].tolist()}… (the lecture's neuron "
+               "tanh(sum(wi*xi) + b) on the weights your MLP holds)")
+        if s == steps:
+            break
+        expect(bool(np.any(grad[s] * mask != 0)), f"step {s}: backward() left every gradient "
+               f"of {net}.parameters() at 0, expected the loss's gradients")
+        expect(bool(_close(w[s + 1], w[s] - lr * grad[s] * mask).all()), f"step {s}: the "
+               "weights after p.data += -lr * p.grad do not follow from the gradients your "
+               "backward() gave (expected only parameters() to change, by -lr * grad)")
+    # The loss is the grader's: SGD with exact gradients on what your parameters() exposes, from
+    # the grader's start. Whether the loss then falls with *your* gradients is left to the op
+    # checks (a wrong tanh derivative lowers it on most draws, not all: a coin flip per seed).
+    losses = mlp_ref.trajectory(i["train_init"], nin, nouts, xs, ys, lr, steps, mask)
+    expect(losses[-1] < 0.9 * losses[0], f"{steps} SGD steps (lr {lr:g}) on what "
+           f"{net}.parameters() returns take the grader's loss from {losses[0]:.4f} only to "
+           f"{losses[-1]:.4f}; expected it to fall (does parameters() return every w and b?)")
+    got = mlp_ref.loss_grad(w[-1], nin, nouts, xs, ys)[0]
+    return (f"{net}: forward and updates right at all {steps} steps; loss {losses[0]:.4f} -> "
+            f"{got:.4f} (with exact gradients {losses[-1]:.4f})")
 
 
 def _spec(name: str, points: float, fn: Callable[[Ctx], str | None], desc: str,
@@ -249,9 +315,14 @@ CHECKS = [
     _spec("random graphs", 14, _graphs,
           "seeded random expression graphs (up to 500 nodes, reused nodes) equal torch"),
     _spec("micrograd sanity graphs", 6, _cases_check("sanity"),
-          "test_engine.py's two graphs (relu replaced by **2) equal torch"),
+          "test_engine.py's two graphs (relu replaced by **2) on fresh inputs equal torch"),
     _spec("lecture neuron", 6, _cases_check("neuron"),
-          "x1=2, x2=0, w1=-3, w2=1, b=6.88… gives 0.7071 and grads -1.5, 1.0, 0.5, 0.0"),
-    _spec("MLP parameter counts", 6, _params, "MLP(3, [4, 4, 1]) has 41 parameters"),
-    _spec("MLP training", 7, _train, "20 SGD steps on the lecture's toy set lower the loss"),
+          "o = tanh(x1*w1 + x2*w2 + b) on fresh numbers (the lecture's x1=2, x2=0, w1=-3, "
+          "w2=1, b=6.88… gives 0.7071 and grads -1.5, 1.0, 0.5, 0.0)"),
+    _spec("MLP parameter counts", 6, _params,
+          "parameters() of a Neuron, a Layer and MLPs of fresh sizes (the lecture's "
+          "MLP(3, [4, 4, 1]) has 41)"),
+    _spec("MLP training", 7, _train,
+          "20 SGD steps of the lecture's loop on a fresh MLP and data set: the grader checks "
+          "each step and computes the loss"),
 ]

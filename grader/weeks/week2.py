@@ -1,63 +1,78 @@
 """Week 2 — bigrams (makemore part 1): counts N, the count model P, the neural bigram W.
 
-Every expected value is computed by reference/bigram.py from the names file in data_dir
-(on the real names.txt: N.sum() == 228146, N[0, 1] == 4410, NLL 2.4546 with +1 smoothing).
+The notebook's `words` is pinned to a fresh made-up word list (grader/weeks/week2_words.py), so
+every expected value is computed by reference/bigram.py from words no one has seen before. On
+names.txt the same computation gives the lecture's numbers (N.sum() == 228146, N[0, 1] == 4410,
+NLL 2.4546 with +1 smoothing, loss 3.7693 on "emma"); messages quote them, checks never use them.
 
 Decisions:
 - The vocabulary check wants the lecture's stoi ('.' -> 0, a-z -> 1..26). Where the student's
   stoi is some other one-to-one map onto 0..26, the other checks read N, P and W through it,
-  so a different but consistent ordering costs only the vocabulary check.
-- P is accepted with +1 smoothing (the lecture; NLL 2.4546) or without (NLL 2.4540): both are
-  correctly normalised count models. Any other P (wrong counts, other smoothing) is not.
+  so a different but consistent ordering costs only the vocabulary check. (Every letter occurs
+  in the grader's words, so this mapping is the same for everyone: the contract fixes it.)
+- P is accepted with +1 smoothing (the lecture) or without: both are correctly normalised count
+  models. "P rows sum to 1" also wants P to be the student's own N normalised (not 1/27).
 - "one-hot forward" judges the student's own `loss` at the first cell where W and loss both exist
-  (the lecture's 5 bigrams of words[0] = "emma"), against the lecture forward pass on the
-  student's W of that moment; "seeded W init" checks that W is the lecture's seeded randn.
-- The trained W must reach a dataset NLL <= (NLL of the smoothed count model) + 0.15
-  (2.60 on names.txt) within ITERATION_CAP steps; the lecture's loop (lr 50) gets 2.573 in 20.
+  (the lecture's bigrams of words[0], a 4-letter word as "emma" is), against the lecture forward
+  pass on the student's W of that moment; "seeded W init" checks that W is the lecture's seeded
+  randn (a public value by the contract's design).
+- The trained W must go at least TRAINED_SHARE of the way from the seeded W's dataset NLL to what
+  the lecture's loop (lr 50) reaches within ITERATION_CAP steps on these words (on names.txt:
+  3.76 -> 2.573, so the bar would be 2.81; the contract's old bar was 2.60; the planted
+  "softmax over dim 0" bug goes about 55% of the way).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from grader.checks import CheckSpec, Ctx, expect, expect_close
 from grader.sandbox import Limits
+from grader.weeks import week2_words
 from reference import bigram
 
 WEEK = 2
 TITLE = "bigrams (makemore part 1)"
 ITERATION_CAP = 20
-HYPERPARAMS: dict = {}
+HYPERPARAMS: dict = {}  # {"words": the fresh word list}, set per submission by make_inputs
 SNAPSHOTS = {"init": ["W", "loss"]}
 LIMITS = Limits(wall_s=60, memory_mb=2048)
 N_SAMPLES = 500
-TRAINED_MARGIN = 0.15
+TRAINED_SHARE = 0.8  # the trained W must go 80% as far as the lecture's loop (a bug: ~55%)
 V = len(bigram.SYMBOLS)
 
 
 def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:
-    """A fresh sampling seed per submission."""
-    return {"sample_seed": np.array([int(rng.integers(1, 2**31 - 1))], dtype=np.int64),
+    """A fresh word list (pinned as the notebook's `words`) and sampling seed per submission."""
+    words = week2_words.make(rng, Path(data_dir))
+    HYPERPARAMS["words"] = words  # read by grade.prepare_job right after this call
+    return {"words": week2_words.encode(words),
+            "sample_seed": np.array([int(rng.integers(1, 2**31 - 1))], dtype=np.int64),
             "n_samples": np.array([N_SAMPLES], dtype=np.int64)}
 
 
-def _reference(data_dir) -> dict:
-    words = bigram.load_words(data_dir / "names.txt")
+def _reference(words: list[str]) -> dict:
     stoi, _ = bigram.build_vocab(words)
     xs, ys = bigram.bigrams(words, stoi)
     N = bigram.count_matrix(xs, ys)
     P1, P0 = bigram.probs_from_counts(N, 1), bigram.probs_from_counts(N, 0)
     nll1 = bigram.count_nll(P1, N)
+    W = bigram.init_weights(torch.float64)
+    untrained = bigram.weights_nll(W, N)
+    bigram.train(W, xs, ys, ITERATION_CAP)  # the lecture's loop (lr 50), as capped here
+    lecture = bigram.weights_nll(W.detach(), N)
     return {"words": words, "stoi": stoi, "N": N, "nll1": nll1, "nll0": bigram.count_nll(P0, N),
-            "untrained": bigram.weights_nll(bigram.init_weights(), N),
-            "limit": nll1 + TRAINED_MARGIN, "length": bigram.expected_length(P1)}
+            "untrained": untrained, "lecture": lecture,
+            "limit": untrained - TRAINED_SHARE * (untrained - lecture),
+            "length": bigram.expected_length(P1), "P1": P1}
 
 
 def _ref(ctx: Ctx) -> dict:
-    return ctx.memo("ref", lambda: _reference(ctx.data_dir))
+    return ctx.memo("ref", lambda: _reference(week2_words.decode(ctx.inputs["words"])))
 
 
 def _perm(ctx: Ctx) -> np.ndarray:
@@ -100,10 +115,12 @@ def _counts(ctx: Ctx) -> str:
     got = _lecture_order(ctx, _square(ctx.arr("counts", "N"), "N"))
     want = _ref(ctx)["N"].double().numpy()
     wrong = int(np.sum(got != want))
-    expect(wrong == 0, f"N differs from the bigram counts of names.txt (each name wrapped as "
+    expect(wrong == 0, f"N differs from the bigram counts of `words` (each word wrapped as "
            f"'.name.') in {wrong} of 729 cells (max abs diff {np.max(np.abs(got - want)):g}); "
            f"expected N.sum() == {int(want.sum())} and N[0, 1] == {int(want[0, 1])}, got "
-           f"{got.sum():g} and {got[0, 1]:g}", maxdiff=float(np.max(np.abs(got - want))))
+           f"{got.sum():g} and {got[0, 1]:g} (the grader gives your notebook its own `words`; "
+           "on names.txt the lecture gets 228146 and 4410)",
+           maxdiff=float(np.max(np.abs(got - want))))
     return f"N.sum() == {int(want.sum())}, N[0, 1] == {int(want[0, 1])}"
 
 
@@ -116,7 +133,20 @@ def _rows(ctx: Ctx) -> str:
            f"{sums.min():.4g}..{sums.max():.4g} (max abs diff {diff:.3g}). Normalise each row "
            "with P.sum(1, keepdims=True); without keepdim the (27,) sums broadcast along the "
            "wrong dimension", maxdiff=diff)
-    return f"rows of P sum to 1 (max abs diff {diff:.2g})"
+    # rows that sum to 1 are only worth points as your own counts normalised (not e.g. 1/27)
+    N = _square(ctx.arr("counts", "N"), "N")
+    total, n_words = int(_ref(ctx)["N"].sum()), len(_ref(ctx)["words"])
+    expect(bool(np.all(N >= 0)) and int(N.sum()) in (total, total - n_words), "P should be your "
+           f"counts N (+1) normalised along each row, but N is not a count matrix of `words` "
+           f"(sum {N.sum():g}, min {N.min():g}; the grader's {n_words} words have {total} "
+           "bigrams); expected N[ix1, ix2] += 1 for every bigram")
+    gaps = [float(np.max(np.abs(P - (N + k) / (N + k).sum(1, keepdims=True)))) for k in (1, 0)
+            if bool(np.all((N + k).sum(1) > 0))]
+    gap = min(gaps, default=float("inf"))
+    expect(gap <= 1e-5, "P's rows sum to 1 but P is not your N normalised along each row: "
+           f"expected (N+1) / (N+1).sum(1, keepdims=True) (or N without the +1); max abs diff "
+           f"{gap:.3g}", maxdiff=gap)
+    return f"rows of P sum to 1 (max abs diff {diff:.2g}) and P is your N, row-normalised"
 
 
 def _nll_p(ctx: Ctx) -> str:
@@ -128,8 +158,9 @@ def _nll_p(ctx: Ctx) -> str:
     got = float(-(N * logp).sum() / N.sum())
     d1, d0 = abs(got - ref["nll1"]), abs(got - ref["nll0"])
     expect(math.isfinite(got) and min(d1, d0) <= 1e-4,
-           f"the average NLL of names.txt under your P is {got:.6g}; expected "
-           f"{ref['nll1']:.6f} (P from N+1, the lecture) or {ref['nll0']:.6f} (P from N); "
+           f"the average NLL of the grader's `words` under your P is {got:.6g}; expected "
+           f"{ref['nll1']:.6f} (P from N+1, the lecture; 2.4546 on names.txt) or "
+           f"{ref['nll0']:.6f} (P from N); "
            f"max abs diff {min(d1, d0):.3g}", maxdiff=min(d1, d0))
     kind = "+1 smoothed" if d1 <= d0 else "unsmoothed"
     return f"average NLL under P = {got:.4f} ({kind} counts)"
@@ -166,8 +197,10 @@ def _trained(ctx: Ctx) -> str:
     expect(math.isfinite(got) and got <= ref["limit"],
            f"the dataset NLL of your trained W is {got:.4f}; expected <= {ref['limit']:.4f} "
            f"after {ITERATION_CAP} gradient steps (the seeded W before training gives "
-           f"{ref['untrained']:.4f}). Check the update W.data += -50 * W.grad and the loss")
-    return f"dataset NLL of the trained W = {got:.4f} (untrained {ref['untrained']:.4f})"
+           f"{ref['untrained']:.4f}, the lecture's loop reaches {ref['lecture']:.4f}). Check the "
+           "update W.data += -50 * W.grad and the loss")
+    return (f"dataset NLL of the trained W = {got:.4f} (untrained {ref['untrained']:.4f}, the "
+            f"lecture's loop {ref['lecture']:.4f})")
 
 
 def _samples(ctx: Ctx) -> str:
@@ -191,14 +224,49 @@ def _samples(ctx: Ctx) -> str:
     got = sum(len(w) for w in words) / len(words)
     expect(abs(got - mean) <= tol, f"mean sample length {got:.3f} (final '.' included); the count "
            f"model gives {mean:.3f} ± {tol:.2f}", expected=ref_len[0])
-    return f"{N_SAMPLES} samples end with '.', mean length {got:.2f} (expected {mean:.2f})"
+    nll, (want, sd) = _sample_nll(ctx, words), _ref_sample_nll(ctx)
+    tol = 5 * sd / math.sqrt(N_SAMPLES) + 0.05 * want
+    expect(abs(nll - want) <= tol, f"the samples' mean negative log likelihood under the count "
+           f"model of the grader's words is {nll:.3f}; samples of that model give {want:.3f} ± "
+           f"{tol:.2f}: sample from P built from `words`", expected=want)
+    return (f"{N_SAMPLES} samples end with '.', mean length {got:.2f} (expected {mean:.2f}), "
+            f"mean NLL {nll:.2f} (expected {want:.2f})")
+
+
+def _sample_nll(ctx: Ctx, words: list[str]) -> float:
+    """Mean -log P1(sample) of the student's samples under the reference count model."""
+    logp, stoi = torch.log(_ref(ctx)["P1"]).numpy(), _ref(ctx)["stoi"]
+    total = 0.0
+    for w in words:
+        ix = [0] + [stoi[c] for c in w]
+        total -= float(logp[ix[:-1], ix[1:]].sum())
+    return total / len(words)
+
+
+def _ref_sample_nll(ctx: Ctx) -> tuple[float, float]:
+    """Mean and sd of -log P1(sample) over the grader's own samples of the count model."""
+    def run() -> tuple[float, float]:
+        P = _ref(ctx)["P1"].numpy()
+        logp, cum = np.log(P), np.cumsum(P, 1)
+        rng = np.random.default_rng(int(ctx.inputs["sample_seed"][0]))
+        out = []
+        for _ in range(4000):
+            ix, nll = 0, 0.0
+            for _ in range(100):
+                nxt = min(int(np.searchsorted(cum[ix], rng.random())), V - 1)
+                nll, ix = nll - logp[ix, nxt], nxt
+                if ix == 0:
+                    break
+            out.append(nll)
+        return float(np.mean(out)), float(np.std(out))
+    return ctx.memo("sample_nll", run)
 
 
 CHECKS = [
     CheckSpec("vocabulary", 10, _vocabulary, "stoi / itos: '.' -> 0, a..z -> 1..26"),
-    CheckSpec("bigram counts N", 15, _counts, "N equals the bigram counts of names.txt"),
-    CheckSpec("P rows sum to 1", 10, _rows, "P is normalised along each row (keepdim)"),
-    CheckSpec("dataset NLL under P", 15, _nll_p, "average NLL of names.txt under P"),
+    CheckSpec("bigram counts N", 15, _counts, "N equals the bigram counts of the grader's words"),
+    CheckSpec("P rows sum to 1", 10, _rows, "P is your N (+1) normalised along each row (keepdim)"),
+    CheckSpec("dataset NLL under P", 15, _nll_p, "average NLL of the grader's words under P"),
     CheckSpec("seeded W init", 10, _seeded, "W starts as the lecture's seeded randn((27, 27))"),
     CheckSpec("one-hot forward", 15, _forward, "loss of the one-hot forward pass on words[0]"),
     CheckSpec("trained W", 15, _trained, "gradient descent lowers the dataset NLL of W"),

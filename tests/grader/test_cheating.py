@@ -56,19 +56,20 @@ def test_os_exit_after_correct_code_scores_nothing(data_dir: Path) -> None:
     assert r.status == "student_error" and "os._exit" in r.message
 
 
-def test_writing_fake_outputs_does_not_help(data_dir: Path) -> None:
+def test_writing_fake_outputs_does_not_help(data_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from grader import weeks
+    from tests.grader.forge import capture, replay_cell
 
-    names = list(weeks.probes(1).PROBES)  # forge every result file the checker reads
-    forge = (
-        "import numpy as np, json, os\n"
-        f"for name in {names!r}:\n"
-        "    np.savez(f'/zg/out/{name}.npz', y=np.zeros(3))\n"
-        "open('/zg/out/status.json', 'w').write(json.dumps({'cells': [], 'probes': {}}))\n"
-        "np.savez = lambda *a, **k: None\n"
-    )
+    # forge every result file the checker reads, with the keys and values of a genuine run
+    honest, outputs = capture(monkeypatch, correct_cells(), 1, data_dir, seed=12)
+    assert honest.score == 100
+    assert set(outputs) == set(weeks.probes(1).PROBES) - {"relu"}  # the lecture has no relu
+    forge = replay_cell(outputs) + (
+        "import json\n"
+        "open('/zg/out/status.json', 'w').write(json.dumps({'cells': [], 'probes': {}}))\n")
     r = grade_bytes(notebook([forge]), data_dir)
-    assert r.score == 0
+    assert r.score == 0, [(c.name, c.message) for c in r.checks if c.passed]
 
 
 @pytest.mark.parametrize("correct,expected", [(True, 100), (False, 0)])

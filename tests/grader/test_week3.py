@@ -122,10 +122,39 @@ def test_missing_names_score_zero(data_dir: Path) -> None:
     assert "'Tanh' is not defined" in messages["Tanh forward"]
 
 
-@pytest.mark.parametrize("before, after", [(3.3, 3.25), (3.3, float("nan")), (float("inf"), 2.0)])
-def test_training_check_rejects_no_progress(before: float, after: float) -> None:
-    out = {"before": np.array(before), "after": np.array(after), "lossi": np.full(60, 3.0)}
-    ctx = Ctx(inputs={}, outputs={"train": out}, errors={})
+def _honest_train_outputs(inputs: dict) -> dict:
+    """The training probe run in-process on the reference layers (float64)."""
+    from grader.probes import week3 as probes
+    from reference import mlp
+
+    ns = {"Linear": mlp.Linear, "BatchNorm1d": mlp.BatchNorm1d, "Tanh": mlp.Tanh}
+    return {k: v.detach().numpy() for k, v in probes.train(ns, inputs).items()}
+
+
+def _tampered(kind: str, out: dict) -> dict:
+    out = dict(out)
+    if kind == "old keys, falling loss":
+        return {"before": np.array(3.3), "after": np.array(2.0), "lossi": np.linspace(3, 2, 60)}
+    if kind == "val features of other examples":
+        out["h_val1"] = out["h_val1"][::-1]
+    elif kind == "nan logits":
+        out["logits"] = out["logits"] * np.nan
+    elif kind == "weights moved elsewhere":
+        out["W2"] = out["W2"].copy()
+        out["W2"][-1] += 0.01
+    elif kind == "logits not from the last Linear":
+        out["logits"] = out["logits"] * 1.1
+    return out
+
+
+@pytest.mark.parametrize("kind", ["old keys, falling loss", "val features of other examples",
+                                  "nan logits", "weights moved elsewhere",
+                                  "logits not from the last Linear"])
+def test_training_check_rejects_no_progress(data_dir: Path, kind: str) -> None:
+    inputs = week3.make_inputs(np.random.default_rng(5), data_dir)
+    honest = _honest_train_outputs(inputs)
     spec = next(c for c in week3.CHECKS if c.name == "short training lowers val loss")
-    outcome = run_check(spec, ctx)
-    assert not outcome.passed and "loss" in outcome.message
+    assert run_check(spec, Ctx(inputs, {"train": honest}, {})).passed
+    outcome = run_check(spec, Ctx(inputs, {"train": _tampered(kind, honest)}, {}))
+    assert not outcome.passed and ("loss" in outcome.message or "missing" in outcome.message
+                                   or "differ" in outcome.message), outcome.message
