@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+# a list setting from the environment: JSON ('["a", "b"]') or plain comma-separated ('a,b')
+StrList = Annotated[list[str], NoDecode]
+
+
+def split_list(value: Any) -> Any:
+    """'["a","b"]' or 'a, b' or '' -> a list of strings; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -37,7 +51,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = False  # set true behind HTTPS
     # forks: https://github.com/<owner>/<repo> always; extra "host" or "host:port" entries here
     # (an http:// loopback host:port is accepted only when listed, for tests)
-    allowed_git_hosts: list[str] = []
+    allowed_git_hosts: StrList = []
     fork_max_bytes: int = 50 * 1024 * 1024
     fork_timeout_s: float = 60.0
     git_binary: str = "git"
@@ -47,13 +61,18 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     # workers
     embedded_workers: int = 1  # in-process workers for `make run` without REDIS_URL
-    sweep_interval_s: float = 60.0  # how often stuck submissions are looked for
+    sweep_interval_s: float = 15.0  # how often stuck submissions are looked for
     stuck_after_s: int = 900  # queued/running this long -> re-enqueued (> task_time_limit_s)
+    heartbeat_interval_s: float = 10.0  # a grading worker refreshes its row this often
+    heartbeat_timeout_s: float = 30.0  # a running row's heartbeat this old: its worker is dead
     max_attempts: int = 5  # claims before a submission is failed with "autograder failed"
     task_soft_time_limit_s: int = 600  # < task_time_limit_s < broker_visibility_timeout_s
     task_time_limit_s: int = 660
     broker_visibility_timeout_s: int = 1200
-    worker_gpu_devices: list[str] = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
+    worker_gpu_devices: StrList = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
+
+    _lists = field_validator("allowed_git_hosts", "worker_gpu_devices", mode="before")(
+        split_list)
 
     @property
     def public_url(self) -> str:
