@@ -39,7 +39,7 @@ def stale(path: Path, max_age_s: float, now: float) -> bool:
         st = path.lstat()
     except OSError:
         return False
-    if not path.is_dir() or path.is_symlink() or now - max(st.st_mtime, st.st_ctime) < max_age_s:
+    if not path.is_dir() or path.is_symlink() or now - st.st_mtime < max_age_s:
         return False
     m = _OWNER.match(path.name)
     return not (m and pid_alive(int(m.group(1))))
