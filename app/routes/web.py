@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.routes.deps import SessionDep, SettingsDep, accept_upload
 from app.schemas import student_report
-from app.services import policies
+from app.services import gradebook, policies
 from app.services import submissions as svc
 from app.templating import templates
 from grader.weeks import WEEKS
@@ -51,7 +51,7 @@ async def submit_upload(
 def status_page(request: Request, session: SessionDep, settings: SettingsDep,
                 submission_id: str) -> HTMLResponse:
     """Status and feedback; refreshes itself until grading is done."""
-    sub = svc.get_submission(session, submission_id)
+    sub = gradebook.newest_grading(session, svc.get_submission(session, submission_id))
     return templates.TemplateResponse(request, "submission.html", {
         "sub": sub, "report": policies.filter_report(settings, sub.week, student_report(sub)),
         "pending": sub.status in PENDING, "view": policies.student_view(settings, sub),

@@ -71,42 +71,53 @@ class Page:
     q: str
 
 
+def chain_of(col_id: Any = Submission.id, col_of: Any = Submission.regrade_of) -> Any:
+    """The submission a row grades: itself, or the one it regrades."""
+    return func.coalesce(col_of, col_id)
+
+
+def counted(where: list[Any]) -> Any:
+    """The grading that counts for each submission: its newest graded attempt (regrades too)."""
+    rn = func.row_number().over(partition_by=chain_of(),
+                                order_by=(Submission.finished_at.desc(), Submission.id.desc()))
+    g = (select(Submission.student_id, Submission.week, Submission.received_at,
+                Submission.finished_at, Submission.score, Submission.max_score, Submission.id,
+                rn.label("rn"))
+         .where(Submission.status == "graded", *where)).subquery("g")
+    return select(g).where(g.c.rn == 1).subquery("counted")
+
+
 def cells(session: Session, policy: Policy, q: str = "",
           week: int | None = None) -> dict[str, dict[int, Cell]]:
-    """{login: {week: Cell}} for every student matching `q` (3 aggregate queries, no N+1)."""
-    deadlines = [(Submission.week == w, wp.deadline) for w, wp in policy.weeks.items()
-                 if wp.deadline is not None]
-    late = (case((Submission.received_at > case(*deadlines, else_=None), 1), else_=0)
-            if deadlines else literal(0))
+    """{login: {week: Cell}}: best over submissions of each one's NEWEST grading (no N+1)."""
     who = select(Student.id)
     if q:
         who = who.where(func.lower(Student.github_login).like(f"%{q.lower()}%"))
     mine = [Submission.student_id.in_(who)] if q else []
-    where = [Submission.status == "graded", *mine]
-    if week is not None:
-        where.append(Submission.week == week)
-    factor = policy.factor_sql(Submission.week, Submission.received_at)
-    agg = (select(Submission.student_id, Submission.week,
-                  func.max(Submission.score * factor).label("best"),
-                  func.max(Submission.score).label("raw"),
-                  func.max(Submission.max_score).label("mx"), func.count().label("n"),
-                  func.sum(late).label("late"), func.max(Submission.received_at).label("last"))
-           .where(*where).group_by(Submission.student_id, Submission.week)).subquery()
+    g = counted([*mine, *([Submission.week == week] if week is not None else [])])
+    deadlines = [(g.c.week == w, wp.deadline) for w, wp in policy.weeks.items()
+                 if wp.deadline is not None]
+    late = (case((g.c.received_at > case(*deadlines, else_=None), 1), else_=0)
+            if deadlines else literal(0))
+    factor = policy.factor_sql(g.c.week, g.c.received_at)
+    newest = func.row_number().over(partition_by=(g.c.student_id, g.c.week),
+                                    order_by=(g.c.received_at.desc(), g.c.finished_at.desc()))
+    c = select(g.c.student_id, g.c.week, g.c.score, g.c.max_score, g.c.id,
+               (g.c.score * factor).label("adj"), late.label("late"),
+               newest.label("rw")).subquery("c")
+    agg = (select(c.c.student_id, c.c.week, func.max(c.c.adj), func.max(c.c.score),
+                  func.max(c.c.max_score), func.count(), func.sum(c.c.late))
+           .group_by(c.c.student_id, c.c.week))
     logins = {sid: login for sid, login in session.execute(
         who.add_columns(Student.github_login))}
     out: dict[str, dict[int, Cell]] = {login: {} for login in logins.values()}
     by_key: dict[tuple[int, int], Cell] = {}
-    for sid, w, best, raw, mx, n, n_late, _last in session.execute(select(agg)):
+    for sid, w, best, raw, mx, n, n_late in session.execute(agg):
         by_key[(sid, w)] = out[logins[sid]][w] = Cell(
             best=None if best is None else round(float(best), 4), best_raw=raw, latest=None,
             max_score=mx, graded=n, late=int(n_late or 0), latest_id=None)
-    latest = (select(Submission.student_id, Submission.week, Submission.score, Submission.id,
-                     Submission.finished_at)
-              .join(agg, (agg.c.student_id == Submission.student_id)
-                    & (agg.c.week == Submission.week) & (agg.c.last == Submission.received_at))
-              .where(Submission.status == "graded")
-              .order_by(Submission.finished_at))  # ties (regrades): the last finished wins
-    for sid, w, score, sub_id, _ in session.execute(latest):
+    for sid, w, score, sub_id in session.execute(
+            select(c.c.student_id, c.c.week, c.c.score, c.c.id).where(c.c.rw == 1)):
         cell = by_key.get((sid, w))
         if cell is not None:
             cell.latest, cell.latest_id = score, sub_id
@@ -117,6 +128,22 @@ def cells(session: Session, policy: Policy, q: str = "",
         cell = out[logins[sid]].setdefault(w, Cell(None, None, None, None, 0, 0, None))
         cell.pending = n
     return out
+
+
+def newest_grading(session: Session, sub: Submission) -> Submission:
+    """The grading of `sub` that counts: its newest graded regrade, else `sub` itself."""
+    root = sub.regrade_of or sub.id
+    newer = session.scalar(
+        select(Submission).where(chain_of() == root, Submission.status == "graded")
+        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(1))
+    return newer if newer is not None else sub
+
+
+def history(session: Session, sub: Submission) -> list[Submission]:
+    """Every grading attempt of this submission (the original and its regrades), oldest first."""
+    root = sub.regrade_of or sub.id
+    return list(session.scalars(select(Submission).where(chain_of() == root).order_by(
+        Submission.finished_at.is_(None), Submission.finished_at, Submission.id)))
 
 
 def _key(sort: str) -> Any:
@@ -168,7 +195,7 @@ def leaderboard(session: Session, sort: str = "", desc: bool = True,
          .join(Submission, Submission.id == Benchmark.submission_id)
          .join(Student, Student.id == Submission.student_id)
          .where(Submission.status == "graded")
-         .order_by(Submission.received_at))
+         .order_by(Submission.received_at, Submission.finished_at))  # a regrade replaces
     raw: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for track, login, device, metric, value, seed, sid, _ in session.execute(q):
         if metric.endswith("_std"):
