@@ -18,9 +18,9 @@ from app.models import CheckResult, Submission, utcnow
 from app.queue import enqueue_grading, queue_for_week
 from app.services import gradebook
 from app.services.policies import Policy
+from grader.report import GradeReport
 
 OPEN = ("queued", "running")
-from grader.report import GradeReport
 
 
 def _cell(v: float | None) -> str:
