@@ -33,32 +33,32 @@ class Settings(BaseSettings):
     database_url: str = Field(
         f"sqlite:///{ROOT / 'var' / 'zerograd.sqlite3'}",
         validation_alias=AliasChoices("DATABASE_URL", "ZEROGRAD_DATABASE_URL"),
-    )
+    )  # SQLAlchemy URL: postgresql+psycopg://… in production, SQLite for `make run`
     redis_url: str | None = Field(
         None, validation_alias=AliasChoices("REDIS_URL", "ZEROGRAD_REDIS_URL")
-    )
-    data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"
+    )  # Celery broker; unset: in-process workers
+    data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"  # course data (data fetch)
     sandbox_backend: str = "auto"  # auto | bwrap | fallback
 
     # web
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = "127.0.0.1"  # listen address (`make run`)
+    port: int = 8000  # `make run` listens here
     base_url: str = ""  # public URL for links in commit statuses; default http://host:port
     secret_key: str = ""  # signs instructor sessions; random per process when empty
-    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024  # largest accepted notebook upload
     course_config: Path = ROOT / "course.toml"  # deadlines, late penalty, quota, hidden checks
     session_max_age_s: int = 12 * 3600  # instructor session cookie lifetime
     cookie_secure: bool = False  # set true behind HTTPS
     # forks: https://github.com/<owner>/<repo> always; extra "host" or "host:port" entries here
     # (an http:// loopback host:port is accepted only when listed, for tests)
     allowed_git_hosts: StrList = []
-    fork_max_bytes: int = 50 * 1024 * 1024
-    fork_timeout_s: float = 60.0
-    git_binary: str = "git"
+    fork_max_bytes: int = 50 * 1024 * 1024  # largest fork checkout
+    fork_timeout_s: float = 60.0  # fetch + checkout of a fork
+    git_binary: str = "git"  # the git executable the workers run
     # GitHub
     webhook_secret: str = ""  # empty: webhooks are refused (503)
     github_token: str | None = None  # optional: post commit statuses
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = "https://api.github.com"  # GitHub (Enterprise) REST API base
     # workers
     embedded_workers: int = 1  # in-process workers for `make run` without REDIS_URL
     sweep_interval_s: float = 15.0  # how often stuck submissions are looked for
@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = 30.0  # a running row's heartbeat this old: its worker is dead
     max_attempts: int = 5  # claims before a submission is failed with "autograder failed"
     task_soft_time_limit_s: int = 600  # < task_time_limit_s < broker_visibility_timeout_s
-    task_time_limit_s: int = 660
-    broker_visibility_timeout_s: int = 1200
+    task_time_limit_s: int = 660  # hard limit: the grading process is killed
+    broker_visibility_timeout_s: int = 1200  # Redis re-delivers an unacknowledged job after
     worker_gpu_devices: StrList = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
 
     _lists = field_validator("allowed_git_hosts", "worker_gpu_devices", mode="before")(

@@ -33,7 +33,7 @@ def install(app: FastAPI) -> None:
 
 def _render(request: Request, name: str, ctx: dict[str, Any], settings: Any) -> HTMLResponse:
     ctx.update(csrf=csrf_for(request, settings), staff=request.state.instructor,
-               charts=charts, weeks=WEEKS)
+               charts=charts, weeks=WEEKS, health=request.app.state.health)
     return templates.TemplateResponse(request, f"dashboard/{name}", ctx)
 
 
