@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +26,22 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
         return False
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def parse_payload(body: bytes, content_type: str) -> object:
+    """The delivery's JSON: the raw body (application/json), or the `payload` field of GitHub's
+    default application/x-www-form-urlencoded deliveries (the HMAC covers the raw body)."""
+    text: str | None
+    try:
+        text = body.decode("utf-8")
+        if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            text = (parse_qs(text, max_num_fields=10).get("payload") or [None])[0]
+        if text is None:
+            raise ValueError("no payload field")
+        return json.loads(text)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise AppError("the push payload is not JSON (content type application/json, or "
+                       "application/x-www-form-urlencoded with a payload field)", 400) from None
 
 
 @router.post("/github", response_model=WebhookOut, status_code=202,
@@ -50,11 +67,7 @@ async def github_webhook(
                                 x_github_event or "unknown")
         return JSONResponse(WebhookOut(outcome=f"ignored event {x_github_event!r}").model_dump(),
                             status_code=202)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise AppError("the push payload is not JSON (use content type application/json)",
-                       400) from None
+    payload = parse_payload(body, request.headers.get("content-type", ""))
     if not isinstance(payload, dict):
         raise AppError("the push payload is not a JSON object", 400)
     # blocking DB work off the event loop: a lock wait must not stall other requests
