@@ -11,7 +11,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
+from app import queue
 from app.errors import AppError
 from app.routes.deps import SessionDep, SettingsDep
 from app.schemas import WebhookOut
@@ -70,8 +72,11 @@ async def github_webhook(
     payload = parse_payload(body, request.headers.get("content-type", ""))
     if not isinstance(payload, dict):
         raise AppError("the push payload is not a JSON object", 400)
+    # jobs are sent after the response (the rows are committed before it; a job that is never
+    # sent is re-sent by the sweeper), so a slow broker never delays GitHub's acknowledgement
+    jobs = queue.defer_dispatch(session)
     # blocking DB work off the event loop: a lock wait must not stall other requests
     outcome, subs = await run_in_threadpool(svc.handle_push, session, settings,
                                             x_github_delivery, payload)
     return JSONResponse(WebhookOut(outcome=outcome, submissions=[s.id for s in subs]).model_dump(),
-                        status_code=202)
+                        status_code=202, background=BackgroundTask(queue.dispatch_all, jobs))

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,14 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> bool
     pk = next(iter(table.primary_key.columns))
     stmt = mod.insert(table).values(**values).on_conflict_do_nothing().returning(pk)
     return session.execute(stmt).first() is not None  # rowcount is unreliable here
+
+
+def insert_new_submission(session: Session, values: dict[str, Any]) -> Submission | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the row (one round trip); None on a duplicate."""
+    dialect = session.get_bind().dialect.name
+    mod: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(Submission).values(**values).on_conflict_do_nothing().returning(Submission)
+    return session.scalars(stmt).first()
 
 
 def check_week(week: int) -> int:
@@ -107,21 +115,23 @@ def weeks_changed(payload: dict[str, Any]) -> list[int]:
     return [w for w in WEEKS if paths & set(source.candidates(w))]
 
 
-def record_delivery(session: Session, delivery_id: str, event: str) -> bool:
-    """Remember a GitHub delivery; False when it was seen before."""
+def record_delivery(session: Session, delivery_id: str, event: str,
+                    outcome: str = "received") -> bool:
+    """Remember a GitHub delivery and what it did; False when it was seen before."""
     return insert_ignore(session, WebhookDelivery, {
         "delivery_id": delivery_id[:100], "event": event[:50], "received_at": utcnow(),
-        "outcome": "received"})
+        "outcome": outcome[:200]})
 
 
 def handle_push(session: Session, settings: Settings, delivery_id: str,
                 payload: dict[str, Any]) -> tuple[str, list[Submission]]:
-    """One submission per changed week at the pushed commit (deduped by repo, sha, week)."""
-    if not record_delivery(session, delivery_id, "push"):
-        return "duplicate delivery", []
+    """One submission per changed week at the pushed commit (deduped by repo, sha, week).
+
+    The delivery row is written last, with its outcome, in the same transaction (one statement
+    fewer); a re-sent delivery finds its submissions deduplicated by repo, sha and week first."""
     outcome, subs = _push_submissions(session, settings, payload)
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id[:100])
-                    .values(outcome=outcome[:200]))
+    if not record_delivery(session, delivery_id, "push", outcome):
+        return "duplicate delivery", subs
     return outcome, subs
 
 
@@ -144,14 +154,11 @@ def _push_submissions(session: Session, settings: Settings,
     student = get_or_create_student(session, str(owner or ""))
     created = []
     for week in weeks:
-        key = f"{url}@{sha}#{week}"
-        sub_id = new_submission_id()
-        if insert_ignore(session, Submission, {
-                "id": sub_id, "student_id": student.id, "week": week, "source": "webhook",
-                "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
-                "received_at": utcnow(), "dedupe_key": key}):
-            sub = session.get(Submission, sub_id)
-            assert sub is not None
+        sub = insert_new_submission(session, {
+            "id": new_submission_id(), "student_id": student.id, "week": week,
+            "source": "webhook", "repo_url": url, "commit_sha": sha, "status": "queued",
+            "attempts": 0, "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"})
+        if sub is not None:
             enqueue_grading(session, sub.id, week, settings)
             created.append(sub)
     return f"queued {len(created)} of {len(weeks)} week(s)", created
