@@ -37,7 +37,8 @@ def parse_payload(body: bytes, content_type: str) -> object:
     try:
         text = body.decode("utf-8")
         if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-            text = (parse_qs(text, max_num_fields=10).get("payload") or [None])[0]
+            fields = parse_qs(text, max_num_fields=10).get("payload")
+            text = fields[0] if fields else None
         if text is None:
             raise ValueError("no payload field")
         return json.loads(text)
