@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -79,6 +80,10 @@ class Submission(Base):
         # covering index for the gradebook's per-(student, week) aggregates over graded rows
         Index("ix_submission_gradebook", "status", "student_id", "week", "received_at", "score",
               "max_score", "finished_at", "id"),
+        # the few regrades: which submissions have a newer grading (gradebook.counted)
+        Index("ix_submission_regrade_of", "regrade_of",
+              postgresql_where=text("regrade_of IS NOT NULL"),
+              sqlite_where=text("regrade_of IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)

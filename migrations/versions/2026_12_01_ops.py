@@ -1,4 +1,4 @@
-"""Operations: worker heartbeats, infrastructure-fault flag, one student per lower-cased login.
+"""Operations: worker heartbeats, infra-fault flag, unique lower(login), regrade index.
 
 Revision ID: 0004_ops
 Revises: 0003
@@ -34,10 +34,14 @@ def upgrade() -> None:
     op.execute(f"DELETE FROM student WHERE id <> {KEEP}")
     op.create_index("uq_student_login_lower", "student", [sa.text("lower(github_login)")],
                     unique=True)
+    op.create_index("ix_submission_regrade_of", "submission", ["regrade_of"],
+                    postgresql_where=sa.text("regrade_of IS NOT NULL"),
+                    sqlite_where=sa.text("regrade_of IS NOT NULL"))
 
 
 def downgrade() -> None:
     """Revert."""
+    op.drop_index("ix_submission_regrade_of", table_name="submission")
     op.drop_index("uq_student_login_lower", table_name="student")
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.drop_column("infra_fault")
