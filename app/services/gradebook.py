@@ -83,7 +83,7 @@ def superseded(where: list[Any]) -> Any:
     so the gradebook keeps its one cheap pass over the covering index."""
     graded = [Submission.status == "graded", *where]
     regraded = select(Submission.regrade_of).where(*graded, Submission.regrade_of.is_not(None))
-    members = union(select(Submission.id).where(*graded, Submission.regrade_of.is_not(None)),
+    members: Any = union(select(Submission.id).where(*graded, Submission.regrade_of.is_not(None)),
                     regraded)
     rn = func.row_number().over(partition_by=chain_of(),
                                 order_by=(Submission.finished_at.desc(), Submission.id.desc()))
