@@ -33,7 +33,17 @@ AUTOGRADER_FAILED = ("The autograder failed on this submission. This is not your
 GITHUB_UNREACHABLE = ("GitHub unreachable, retrying: your repository could not be fetched "
                       "(attempt {attempt}). This is not your fault and does not use one of your "
                       "daily submissions.")
+GITHUB_GAVE_UP = ("GitHub stayed unreachable, so your repository could not be fetched. This is "
+                  "not your fault and did not use one of your daily submissions: submit again "
+                  "when GitHub is back.")
 OPEN = ("queued", "running")
+
+
+def gave_up_message(last_status: str | None) -> str:
+    """What the student reads when the retries are used up (infrastructure, never theirs)."""
+    if (last_status or "").startswith("GitHub unreachable"):
+        return GITHUB_GAVE_UP
+    return AUTOGRADER_FAILED
 
 
 class TransientError(Exception):
@@ -78,7 +88,7 @@ def claim(submission_id: str, settings: Settings) -> int | None:
     with session_scope(settings) as s:
         row = s.execute(
             select(Submission.status, Submission.attempts, Submission.started_at,
-                   Submission.heartbeat_at)
+                   Submission.heartbeat_at, Submission.error)
             .where(Submission.id == submission_id).with_for_update(skip_locked=True)
         ).one_or_none()
         if row is None or row.status not in OPEN:
@@ -89,7 +99,7 @@ def claim(submission_id: str, settings: Settings) -> int | None:
                  Submission.attempts == row.attempts)
         if row.attempts >= settings.max_attempts:
             s.execute(update(Submission).where(*guard).values(
-                status="failed", error=AUTOGRADER_FAILED, finished_at=utcnow(),
+                status="failed", error=gave_up_message(row.error), finished_at=utcnow(),
                 infra_fault=True))
             log.error("submission %s failed after %d attempts", submission_id, row.attempts)
             return None

@@ -99,13 +99,17 @@ def queue_health(session: Session, settings: Settings) -> dict[str, Any]:
                                                                          Submission.status)):
         q = counts[queue_for_week(week)]
         q[status] = q.get(status, 0) + n
-    cutoff = utcnow() - timedelta(seconds=settings.stuck_after_s)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.stuck_after_s)
+    beat = func.coalesce(Submission.heartbeat_at, Submission.started_at)
+    dead = now - timedelta(seconds=settings.heartbeat_timeout_s)  # its worker stopped beating
     stuck = session.execute(
         select(Submission.id, Submission.week, Submission.status, Submission.received_at,
                Submission.started_at, Submission.attempts, Submission.worker)
         .where(((Submission.status == "queued") & (Submission.received_at < cutoff)
                 & Submission.regrade_of.is_(None))
-               | ((Submission.status == "running") & (Submission.started_at < cutoff)))
+               | ((Submission.status == "running")
+                  & ((Submission.started_at < cutoff) | (beat < dead))))
         .order_by(Submission.received_at).limit(100)).all()
     workers = session.execute(
         select(Submission.worker, func.max(Submission.started_at), func.count(),

@@ -21,7 +21,7 @@ from app.services import policies
 from app.services.submissions import get_or_create_student
 from tests.workers.conftest import add_submission
 from workers import grading, sweeper
-from workers.grading import GITHUB_UNREACHABLE, Heartbeat, claim, run_grading
+from workers.grading import GITHUB_GAVE_UP, GITHUB_UNREACHABLE, Heartbeat, claim, run_grading
 from workers.tempdirs import longest_task_s, sweep_temp
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_github_unreachable_is_a_clear_status_and_uses_no_quota(wsettings: Setti
         assert "GitHub unreachable, retrying" in sub.error
     assert run_grading(sid, s) == "skipped"  # out of attempts
     sub = row(s, sid)
-    assert sub.status == "failed" and sub.infra_fault and "not your fault" in (sub.error or "")
+    assert sub.status == "failed" and sub.infra_fault and sub.error == GITHUB_GAVE_UP
     with session_scope(s) as session:
         assert policies.quota(session, s, student_id, week) == (limit, before + 1)
 
@@ -165,3 +165,15 @@ def test_same_login_in_two_cases_concurrently_is_one_student(wsettings: Settings
         n = s.scalar(select(func.count()).select_from(Student)
                      .where(func.lower(Student.github_login) == "octo-cat"))
     assert n == 1
+
+
+def test_queue_health_lists_a_running_job_whose_heartbeat_stopped(wsettings: Settings) -> None:
+    from app.services.exports import queue_health
+
+    dead, live = add_submission(wsettings), add_submission(wsettings)
+    assert claim(dead, wsettings) == 1 and claim(live, wsettings) == 1
+    set_cols(wsettings, dead, heartbeat_at=utcnow() - timedelta(
+        seconds=wsettings.heartbeat_timeout_s + 1))
+    with session_scope(wsettings) as s:
+        stuck = {r.id for r in queue_health(s, wsettings)["stuck"]}
+    assert stuck == {dead}
