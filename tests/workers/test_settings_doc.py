@@ -63,3 +63,18 @@ def test_missing_course_data_warns_at_startup_and_on_the_dashboard(
     assert len(warnings) == 2 and app.state.health == warnings
     layout = (ROOT / "app" / "templates" / "dashboard" / "layout.html").read_text()
     assert "{% for problem in health %}" in layout
+
+
+def test_dashboard_shows_the_health_flag(wsettings: Settings, tmp_path: Path) -> None:
+    from app.db import session_scope
+    from tests.app.staff import login
+    from tests.workers.e2e import api
+
+    s = wsettings.model_copy(update={"data_dir": tmp_path / "empty"})
+    with api(s) as client, session_scope(s) as session:
+        login(client, session)
+        page = client.get("/dashboard").text
+    assert 'id="health-warning"' in page and "course data missing" in page
+    with api(wsettings) as client, session_scope(wsettings) as session:
+        login(client, session)
+        assert 'id="health-warning"' not in client.get("/dashboard").text
