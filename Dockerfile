@@ -1,5 +1,6 @@
 # zerograd images. Targets:
-#   web    - API + migrations: no torch, no sandbox tools (stays small and CPU-only)
+#   web    - API, migrations, the `zerograd` command (first instructor, settings-doc): no torch,
+#            no sandbox tools (stays small and CPU-only)
 #   worker - grading workers: torch, bubblewrap, git. The default torch wheel on linux/amd64
 #            carries CUDA (for the gpu queue); for a CPU-only image pass
 #            --build-arg PIP_EXTRA_INDEX_URL=<a CPU wheel index> at build time.
@@ -9,13 +10,21 @@ WORKDIR /srv/zerograd
 COPY requirements.txt pyproject.toml ./
 RUN grep -v '^torch==' requirements.txt > /tmp/requirements-web.txt \
  && pip install -r /tmp/requirements-web.txt
+# course policy (deadlines, penalties, quota); compose mounts the host's copy over it (editable)
+COPY course.toml ./
+COPY scripts/docker-entrypoint.sh /usr/local/bin/zerograd-entrypoint
+# mount points owned by the service user, so fresh named volumes are writable by it
+RUN useradd --system --uid 10001 zerograd \
+ && mkdir -p /data /secrets && chown zerograd /data /secrets
+ENV ZEROGRAD_COURSE_CONFIG=/srv/zerograd/course.toml ZEROGRAD_DATA_DIR=/data
+ENTRYPOINT ["zerograd-entrypoint"]
 
 FROM base AS web
 COPY app app
 COPY grader grader
 COPY migrations migrations
 COPY alembic.ini ./
-RUN useradd --system --uid 10001 zerograd
+RUN pip install --no-deps -e .
 USER zerograd
 EXPOSE 8000
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

@@ -6,7 +6,8 @@ import argparse
 import getpass
 import sys
 
-USAGE = "zerograd create-instructor LOGIN [--password-stdin]"
+USAGE = ("zerograd create-instructor LOGIN [--password-stdin] | zerograd first-instructor | "
+         "zerograd settings-doc")
 
 
 def create_instructor(argv: list[str]) -> int:
@@ -38,11 +39,33 @@ def create_instructor(argv: list[str]) -> int:
     return 0
 
 
+def first_instructor(argv: list[str]) -> int:
+    """Create `admin` with a random password when there is no instructor; print it once."""
+    from app.config import get_settings
+    from app.serve import ensure_instructor
+
+    p = argparse.ArgumentParser(prog="zerograd first-instructor")
+    p.add_argument("--login", default="admin")
+    a = p.parse_args(argv)
+    password = ensure_instructor(get_settings(), a.login)
+    if password is None:
+        print("zerograd: an instructor exists already; nothing created")
+    else:
+        print(f"zerograd: instructor login created: {a.login} / {password} (shown once)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch: create-instructor here; every other sub-command to grader.cli.main."""
+    """Dispatch: service sub-commands here; every other sub-command to grader.cli.main."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["create-instructor"]:
         return create_instructor(args[1:])
+    if args[:1] == ["first-instructor"]:
+        return first_instructor(args[1:])
+    if args[:1] == ["settings-doc"]:
+        from app.settings_doc import main as settings_doc
+
+        return settings_doc()
     from grader.cli import main as grader_main
 
     return grader_main(args)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+# a list setting from the environment: JSON ('["a", "b"]') or plain comma-separated ('a,b')
+StrList = Annotated[list[str], NoDecode]
+
+
+def split_list(value: Any) -> Any:
+    """'["a","b"]' or 'a, b' or '' -> a list of strings; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -20,30 +33,30 @@ class Settings(BaseSettings):
     database_url: str = Field(
         f"sqlite:///{ROOT / 'var' / 'zerograd.sqlite3'}",
         validation_alias=AliasChoices("DATABASE_URL", "ZEROGRAD_DATABASE_URL"),
-    )
+    )  # SQLAlchemy URL: postgresql+psycopg://… in production, SQLite for `make run`
     redis_url: str | None = Field(
         None, validation_alias=AliasChoices("REDIS_URL", "ZEROGRAD_REDIS_URL")
-    )
-    data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"
+    )  # Celery broker; unset: in-process workers
+    data_dir: Path = Path.home() / ".cache" / "zerograd" / "data"  # course data (data fetch)
     sandbox_backend: Literal["bwrap", "fallback"] = "bwrap"  # fallback: UNSAFE, local dev only
     sandbox_uid_base: int = 61000  # jobs run as host uids base..base+slots-1 (root workers)
     sandbox_uid_slots: int = 64  # give each worker container on a host its own range
 
     # web
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = "127.0.0.1"  # listen address (`make run`)
+    port: int = 8000  # `make run` listens here
     base_url: str = ""  # public URL for links in commit statuses; default http://host:port
     secret_key: str = ""  # signs instructor sessions; random per process when empty
-    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024  # largest accepted notebook upload
     course_config: Path = ROOT / "course.toml"  # deadlines, late penalty, quota, hidden checks
     session_max_age_s: int = 12 * 3600  # instructor session cookie lifetime
     cookie_secure: bool = False  # set true behind HTTPS
     # forks: https://github.com/<owner>/<repo> always; extra "host" or "host:port" entries here
     # (an http:// loopback host:port is accepted only when listed, for tests)
-    allowed_git_hosts: list[str] = []
-    fork_max_bytes: int = 50 * 1024 * 1024
-    fork_timeout_s: float = 60.0
-    git_binary: str = "git"
+    allowed_git_hosts: StrList = []
+    fork_max_bytes: int = 50 * 1024 * 1024  # largest fork checkout
+    fork_timeout_s: float = 60.0  # fetch + checkout of a fork
+    git_binary: str = "git"  # the git executable the workers run
     # GitHub
     # the GitHub App's (or organisation webhook's) secret; students never see it. Pushes
     # verified with it are accepted from repository owners on the roster. Pushes from a
@@ -59,16 +72,21 @@ class Settings(BaseSettings):
     student_session_max_age_s: int = 14 * 24 * 3600
     web_processes: int = 1  # web processes sharing this database (>1 needs secret_key)
     github_token: str | None = None  # optional: post commit statuses
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = "https://api.github.com"  # GitHub (Enterprise) REST API base
     # workers
     embedded_workers: int = 1  # in-process workers for `make run` without REDIS_URL
-    sweep_interval_s: float = 60.0  # how often stuck submissions are looked for
+    sweep_interval_s: float = 15.0  # how often stuck submissions are looked for
     stuck_after_s: int = 900  # queued/running this long -> re-enqueued (> task_time_limit_s)
+    heartbeat_interval_s: float = 10.0  # a grading worker refreshes its row this often
+    heartbeat_timeout_s: float = 30.0  # a running row's heartbeat this old: its worker is dead
     max_attempts: int = 5  # claims before a submission is failed with "autograder failed"
     task_soft_time_limit_s: int = 600  # < task_time_limit_s < broker_visibility_timeout_s
-    task_time_limit_s: int = 660
-    broker_visibility_timeout_s: int = 1200
-    worker_gpu_devices: list[str] = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
+    task_time_limit_s: int = 660  # hard limit: the grading process is killed
+    broker_visibility_timeout_s: int = 1200  # Redis re-delivers an unacknowledged job after
+    worker_gpu_devices: StrList = []  # /dev/nvidia* nodes the gpu queue's sandbox may use
+
+    _lists = field_validator("allowed_git_hosts", "worker_gpu_devices", mode="before")(
+        split_list)
 
     @property
     def public_url(self) -> str:

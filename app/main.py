@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
+from app.health import check_at_startup
 
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Autograder for *Neural Networks: Zero to Hero*. Submit a fork URL "
                               "or a notebook; results appear at /submissions/{id}.")
     app.state.settings = settings
+    app.state.health = check_at_startup(settings)  # logged loudly; flagged on the dashboard
     install_error_handlers(app)
     app.include_router(web.router)
     app.include_router(webhooks.router)
@@ -72,8 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)  # /dashboard/roster, /dashboard/tokens
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, object]:
+        return {"status": "ok", **({"warnings": app.state.health} if app.state.health else {})}
 
     # multipart overhead on top of the largest accepted upload; GitHub payloads ≤ 25 MB
     app.add_middleware(BodyLimit, limit=max(settings.max_upload_bytes + 1024 * 1024,

@@ -19,6 +19,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -57,6 +60,8 @@ class Student(Base):
     """A GitHub user who submits work."""
 
     __tablename__ = "student"
+    # one student per login whatever its letter case (GitHub logins are case-insensitive)
+    __table_args__ = (Index("uq_student_login_lower", func.lower("github_login"), unique=True),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     github_login: Mapped[str] = mapped_column(String(39), unique=True)
@@ -77,6 +82,10 @@ class Submission(Base):
         # covering index for the gradebook's per-(student, week) aggregates over graded rows
         Index("ix_submission_gradebook", "status", "student_id", "week", "received_at", "score",
               "max_score", "finished_at", "id"),
+        # the few regrades: which submissions have a newer grading (gradebook.counted)
+        Index("ix_submission_regrade_of", "regrade_of",
+              postgresql_where=text("regrade_of IS NOT NULL"),
+              sqlite_where=text("regrade_of IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)
@@ -94,6 +103,10 @@ class Submission(Base):
     finished_at: Mapped[datetime | None] = mapped_column(TS)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # refreshed by the claiming worker while it grades; a stale one means the worker died
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
+    # ended by an infrastructure fault (autograder/GitHub trouble): never uses the daily quota
+    infra_fault: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     grader_version: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)

@@ -23,6 +23,8 @@ TASKS_MODULE = "workers.tasks"  # imported by name in embedded mode; app never i
 HEALTH_MODULE = "workers.health"  # the sandbox self-test gate, by name likewise
 GPU_WEEKS = frozenset({5, 6})
 _PENDING = "zerograd_pending_jobs"
+_DEFERRED = "zerograd_deferred_jobs"
+Job = tuple[str, int, "Settings | None"]
 
 
 def queue_for_week(week: int) -> str:
@@ -40,10 +42,27 @@ def enqueue_grading(session: Session, submission_id: str, week: int,
     session.info.setdefault(_PENDING, []).append((submission_id, week, settings))
 
 
-def _after_commit(session: Session) -> None:
-    jobs = session.info.pop(_PENDING, [])
+def defer_dispatch(session: Session) -> list[Job]:
+    """From now on, jobs this session commits are collected into the returned list instead of
+    sent; the caller sends them with dispatch_all (e.g. after the response is on its way)."""
+    jobs: list[Job] = []
+    session.info[_DEFERRED] = jobs
+    return jobs
+
+
+def dispatch_all(jobs: list[Job]) -> None:
+    """Send committed jobs (a failure leaves the row queued for the sweeper)."""
     for submission_id, week, settings in jobs:
         dispatch(settings or get_settings(), submission_id, week)
+
+
+def _after_commit(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, [])
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None:  # committed: safe to send, by whoever deferred them
+        deferred.extend(jobs)
+        return
+    dispatch_all(jobs)
 
 
 def _after_rollback(session: Session, previous: SessionTransaction) -> None:

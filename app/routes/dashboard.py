@@ -34,7 +34,8 @@ def install(app: FastAPI) -> None:
 
 def _render(request: Request, name: str, ctx: dict[str, Any], settings: Any) -> HTMLResponse:
     ctx.update(csrf=csrf_for(request, settings), staff=request.state.instructor,
-               charts=charts, weeks=WEEKS, sandbox_flags=health.read(settings))
+               charts=charts, weeks=WEEKS, health=request.app.state.health,
+               sandbox_flags=health.read(settings))
     return templates.TemplateResponse(request, f"dashboard/{name}", ctx)
 
 
@@ -106,6 +107,8 @@ def submission_page(request: Request, session: SessionDep, settings: SettingsDep
     return _render(request, "submission.html", {
         "sub": sub, "report": report, "details": details, "phases": _phases(sub),
         "figures": _figures(report), "attempts": attempts,
+        "history": gradebook.history(session, sub),
+        "counts": gradebook.newest_grading(session, sub).id,
         "factor": policy.factor(sub.week, sub.received_at),
         "late_days": policies.late_days(policy.week(sub.week).deadline, sub.received_at),
         "hidden": set(policy.week(sub.week).hidden_checks)}, settings)
@@ -115,7 +118,7 @@ def submission_page(request: Request, session: SessionDep, settings: SettingsDep
 def gradescope_json(session: SessionDep, _staff: StaffSessionDep,
                     submission_id: str) -> JSONResponse:
     """Gradescope results.json of one submission."""
-    data = exports.gradescope(svc.get_submission(session, submission_id))
+    data = exports.gradescope(svc.get_submission(session, submission_id), session)
     return JSONResponse(data, headers={
         "Content-Disposition": f'attachment; filename="results-{submission_id}.json"'})
 

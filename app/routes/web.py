@@ -17,7 +17,7 @@ from app.routes.deps import (
     submitter,
 )
 from app.schemas import student_report
-from app.services import oauth, policies, sessions
+from app.services import gradebook, oauth, policies, sessions
 from app.services import submissions as svc
 from app.templating import templates
 from grader.weeks import WEEKS
@@ -74,7 +74,7 @@ async def submit_upload(
 def status_page(request: Request, session: SessionDep, settings: SettingsDep,
                 submission_id: str) -> HTMLResponse:
     """Status and feedback; refreshes itself until grading is done."""
-    sub = svc.get_submission(session, submission_id)
+    sub = gradebook.newest_grading(session, svc.get_submission(session, submission_id))
     return templates.TemplateResponse(request, "submission.html", {
         "sub": sub, "report": policies.filter_report(settings, sub.week, student_report(sub)),
         "pending": sub.status in PENDING, "view": policies.student_view(settings, sub),

@@ -20,6 +20,8 @@ from app.services import gradebook
 from app.services.policies import Policy
 from grader.report import GradeReport
 
+OPEN = ("queued", "running")
+
 
 def _cell(v: float | None) -> str:
     return "" if v is None else f"{v:g}"
@@ -39,8 +41,10 @@ def grades_csv(session: Session, policy: Policy, weeks: list[int]) -> str:
     return out.getvalue()
 
 
-def gradescope(sub: Submission) -> dict[str, Any]:
-    """Gradescope results.json for a graded submission (404 when there is no report)."""
+def gradescope(sub: Submission, session: Session | None = None) -> dict[str, Any]:
+    """Gradescope results.json of the grading that counts (404 when there is no report)."""
+    if session is not None:
+        sub = gradebook.newest_grading(session, sub)
     if not isinstance(sub.report_json, dict):
         raise AppError("this submission has no report yet", 404)
     known = {f.name for f in fields(GradeReport)}  # a report may carry extras (curves, …)
@@ -58,7 +62,8 @@ def regrade(session: Session, settings: Settings, sub_id: str) -> Submission:
                          .where(Submission.id == sub_id))
     if old is None:
         raise AppError("submission not found", 404)
-    new = Submission(status="queued", attempts=0, regrade_of=old.id,
+    # a regrade names the ORIGINAL submission: its newest graded attempt is the one that counts
+    new = Submission(status="queued", attempts=0, regrade_of=old.regrade_of or old.id,
                      **{k: getattr(old, k) for k in _COPY})
     session.add(new)
     session.flush()
@@ -66,20 +71,20 @@ def regrade(session: Session, settings: Settings, sub_id: str) -> Submission:
     return new
 
 
-def latest_ids(session: Session, week: int) -> list[str]:
-    """Each student's latest submission of `week` (not while one is being graded)."""
-    rn = func.row_number().over(partition_by=Submission.student_id,
-                                order_by=(Submission.received_at.desc(),
-                                          Submission.finished_at.desc(), Submission.id))
-    sq = (select(Submission.id, Submission.status, rn.label("rn"))
-          .where(Submission.week == week).subquery())
-    return list(session.scalars(select(sq.c.id).where(sq.c.rn == 1,
-                                                      sq.c.status.in_(("graded", "failed")))))
+def submission_ids(session: Session, week: int) -> list[str]:
+    """Every original submission of `week` (not while one of its attempts is being graded)."""
+    chain = gradebook.chain_of()
+    busy = select(chain).where(Submission.week == week, Submission.status.in_(OPEN))
+    return list(session.scalars(
+        select(Submission.id).where(Submission.week == week, Submission.regrade_of.is_(None),
+                                    Submission.id.not_in(busy))
+        .order_by(Submission.received_at, Submission.id)))
 
 
 def regrade_week(session: Session, settings: Settings, week: int) -> list[Submission]:
-    """Regrade every student's latest submission of a week."""
-    return [regrade(session, settings, sid) for sid in latest_ids(session, week)]
+    """Regrade every submission of a week: each one's new grading replaces its old one, so a
+    grader fix reaches every score that may count (best of a student's submissions)."""
+    return [regrade(session, settings, sid) for sid in submission_ids(session, week)]
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -94,13 +99,17 @@ def queue_health(session: Session, settings: Settings) -> dict[str, Any]:
                                                                          Submission.status)):
         q = counts[queue_for_week(week)]
         q[status] = q.get(status, 0) + n
-    cutoff = utcnow() - timedelta(seconds=settings.stuck_after_s)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.stuck_after_s)
+    beat = func.coalesce(Submission.heartbeat_at, Submission.started_at)
+    dead = now - timedelta(seconds=settings.heartbeat_timeout_s)  # its worker stopped beating
     stuck = session.execute(
         select(Submission.id, Submission.week, Submission.status, Submission.received_at,
                Submission.started_at, Submission.attempts, Submission.worker)
         .where(((Submission.status == "queued") & (Submission.received_at < cutoff)
                 & Submission.regrade_of.is_(None))
-               | ((Submission.status == "running") & (Submission.started_at < cutoff)))
+               | ((Submission.status == "running")
+                  & ((Submission.started_at < cutoff) | (beat < dead))))
         .order_by(Submission.received_at).limit(100)).all()
     workers = session.execute(
         select(Submission.worker, func.max(Submission.started_at), func.count(),

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, union
 from sqlalchemy.orm import Session
 
 from app.models import Student, Submission
@@ -71,9 +71,30 @@ class Page:
     q: str
 
 
+def chain_of(col_id: Any = Submission.id, col_of: Any = Submission.regrade_of) -> Any:
+    """The submission a row grades: itself, or the one it regrades."""
+    return func.coalesce(col_of, col_id)
+
+
+def superseded(where: list[Any]) -> Any:
+    """Ids of graded attempts that no longer count: their submission has a NEWER grading.
+
+    Only submissions with a graded regrade are looked at (an index over the few regrade rows),
+    so the gradebook keeps its one cheap pass over the covering index."""
+    graded = [Submission.status == "graded", *where]
+    regraded = select(Submission.regrade_of).where(*graded, Submission.regrade_of.is_not(None))
+    members: Any = union(select(Submission.id).where(*graded, Submission.regrade_of.is_not(None)),
+                    regraded)
+    rn = func.row_number().over(partition_by=chain_of(),
+                                order_by=(Submission.finished_at.desc(), Submission.id.desc()))
+    chains = select(Submission.id, rn.label("rn")).where(
+        *graded, Submission.id.in_(members)).subquery("chains")
+    return select(chains.c.id).where(chains.c.rn > 1)
+
+
 def cells(session: Session, policy: Policy, q: str = "",
           week: int | None = None) -> dict[str, dict[int, Cell]]:
-    """{login: {week: Cell}} for every student matching `q` (3 aggregate queries, no N+1)."""
+    """{login: {week: Cell}}: best over submissions of each one's NEWEST grading (no N+1)."""
     deadlines = [(Submission.week == w, wp.deadline) for w, wp in policy.weeks.items()
                  if wp.deadline is not None]
     late = (case((Submission.received_at > case(*deadlines, else_=None), 1), else_=0)
@@ -82,16 +103,17 @@ def cells(session: Session, policy: Policy, q: str = "",
     if q:
         who = who.where(func.lower(Student.github_login).like(f"%{q.lower()}%"))
     mine = [Submission.student_id.in_(who)] if q else []
-    where = [Submission.status == "graded", *mine]
-    if week is not None:
-        where.append(Submission.week == week)
+    scope = [*mine, *([Submission.week == week] if week is not None else [])]
+    sup = superseded(scope).subquery("sup")
+    counts = [Submission.status == "graded", sup.c.id.is_(None), *scope]
     factor = policy.factor_sql(Submission.week, Submission.received_at)
     agg = (select(Submission.student_id, Submission.week,
                   func.max(Submission.score * factor).label("best"),
                   func.max(Submission.score).label("raw"),
                   func.max(Submission.max_score).label("mx"), func.count().label("n"),
                   func.sum(late).label("late"), func.max(Submission.received_at).label("last"))
-           .where(*where).group_by(Submission.student_id, Submission.week)).subquery()
+           .outerjoin(sup, sup.c.id == Submission.id).where(*counts)
+           .group_by(Submission.student_id, Submission.week)).subquery()
     logins = {sid: login for sid, login in session.execute(
         who.add_columns(Student.github_login))}
     out: dict[str, dict[int, Cell]] = {login: {} for login in logins.values()}
@@ -104,8 +126,8 @@ def cells(session: Session, policy: Policy, q: str = "",
                      Submission.finished_at)
               .join(agg, (agg.c.student_id == Submission.student_id)
                     & (agg.c.week == Submission.week) & (agg.c.last == Submission.received_at))
-              .where(Submission.status == "graded")
-              .order_by(Submission.finished_at))  # ties (regrades): the last finished wins
+              .outerjoin(sup, sup.c.id == Submission.id).where(*counts)
+              .order_by(Submission.finished_at))  # same received_at: the last finished wins
     for sid, w, score, sub_id, _ in session.execute(latest):
         cell = by_key.get((sid, w))
         if cell is not None:
@@ -117,6 +139,22 @@ def cells(session: Session, policy: Policy, q: str = "",
         cell = out[logins[sid]].setdefault(w, Cell(None, None, None, None, 0, 0, None))
         cell.pending = n
     return out
+
+
+def newest_grading(session: Session, sub: Submission) -> Submission:
+    """The grading of `sub` that counts: its newest graded regrade, else `sub` itself."""
+    root = sub.regrade_of or sub.id
+    newer = session.scalar(
+        select(Submission).where(chain_of() == root, Submission.status == "graded")
+        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(1))
+    return newer if newer is not None else sub
+
+
+def history(session: Session, sub: Submission) -> list[Submission]:
+    """Every grading attempt of this submission (the original and its regrades), oldest first."""
+    root = sub.regrade_of or sub.id
+    return list(session.scalars(select(Submission).where(chain_of() == root).order_by(
+        Submission.finished_at.is_(None), Submission.finished_at, Submission.id)))
 
 
 def _key(sort: str) -> Any:
@@ -168,7 +206,7 @@ def leaderboard(session: Session, sort: str = "", desc: bool = True,
          .join(Submission, Submission.id == Benchmark.submission_id)
          .join(Student, Student.id == Submission.student_id)
          .where(Submission.status == "graded")
-         .order_by(Submission.received_at))
+         .order_by(Submission.received_at, Submission.finished_at))  # a regrade replaces
     raw: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for track, login, device, metric, value, seed, sid, _ in session.execute(q):
         if metric.endswith("_std"):

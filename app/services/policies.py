@@ -130,9 +130,10 @@ def quota(session: Session, settings: Settings, student_id: int, week: int,
     limit = load(settings).max_per_day
     if limit <= 0:
         return 0, 0
+    # every accepted submission counts, except one ended by an infrastructure fault
     used = session.scalar(select(func.count()).select_from(Submission).where(
         Submission.student_id == student_id, Submission.week == week,
-        Submission.regrade_of.is_(None),
+        Submission.regrade_of.is_(None), Submission.infra_fault.is_(False),
         Submission.received_at >= _day_start(now or utcnow()))) or 0
     return limit, max(0, limit - used)
 

@@ -41,6 +41,14 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> bool
     return session.execute(stmt).first() is not None  # rowcount is unreliable here
 
 
+def insert_new_submission(session: Session, values: dict[str, Any]) -> Submission | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the row (one round trip); None on a duplicate."""
+    dialect = session.get_bind().dialect.name
+    mod: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(Submission).values(**values).on_conflict_do_nothing().returning(Submission)
+    return session.scalars(stmt).first()
+
+
 def check_week(week: int) -> int:
     """A week the grader knows, else 422."""
     if week not in WEEKS:
@@ -132,11 +140,12 @@ def weeks_changed(payload: dict[str, Any]) -> list[int]:
     return [w for w in WEEKS if paths & set(source.candidates(w))]
 
 
-def record_delivery(session: Session, delivery_id: str, event: str) -> bool:
-    """Remember a GitHub delivery; False when it was seen before."""
+def record_delivery(session: Session, delivery_id: str, event: str,
+                    outcome: str = "received") -> bool:
+    """Remember a GitHub delivery and what it did; False when it was seen before."""
     return insert_ignore(session, WebhookDelivery, {
         "delivery_id": delivery_id[:100], "event": event[:50], "received_at": utcnow(),
-        "outcome": "received"})
+        "outcome": outcome[:200]})
 
 
 def get_submission(session: Session, submission_id: str) -> Submission:

@@ -32,7 +32,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url or "",
                ZEROGRAD_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(ROOT))
     for name in ("stuck_after_s", "sweep_interval_s", "max_attempts", "task_soft_time_limit_s",
-                 "task_time_limit_s", "broker_visibility_timeout_s", "sandbox_backend"):
+                 "task_time_limit_s", "broker_visibility_timeout_s", "sandbox_backend",
+                 "heartbeat_interval_s", "heartbeat_timeout_s"):
         env[f"ZEROGRAD_{name.upper()}"] = str(getattr(settings, name))
     env["ZEROGRAD_ALLOWED_GIT_HOSTS"] = json.dumps(settings.allowed_git_hosts)
     return env
@@ -42,24 +43,35 @@ class Worker:
     """`celery -A workers worker` as a subprocess in its own process group."""
 
     def __init__(self, settings: Settings, log: Path, queues: str = "cpu,gpu",
-                 concurrency: int = 1, beat: bool = True) -> None:
+                 concurrency: int = 1, beat: bool = True, only_beat: bool = False) -> None:
         cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues,
                "--concurrency", str(concurrency), "-P", "prefork", "--loglevel", "INFO",
                "-n", f"t{secrets.token_hex(3)}@%h", "--without-gossip", "--without-mingle"]
         if beat:
             cmd += ["-B", "-s", str(log.with_suffix(".beat"))]
+        if only_beat:  # the scheduler alone, as compose's `beat` service runs it
+            cmd = [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO",
+                   "-s", str(log.with_suffix(".beat"))]
         self.log = log
         self._start = log.stat().st_size if log.exists() else 0
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(settings), stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: "ready." in self.output() or self.proc.poll() is not None, 90,
+        ready = "beat: Starting" if only_beat else "ready."
+        wait_for(lambda: ready in self.output() or self.proc.poll() is not None, 90,
                  "worker ready")
         assert self.proc.poll() is None, self.output()
 
     def output(self) -> str:
         """What this worker has logged so far."""
         return self.log.read_bytes()[self._start:].decode("utf-8", "replace")
+
+    def owns(self, pid: int) -> bool:
+        """True when `pid` is this worker or one of its pool processes."""
+        try:
+            return os.getpgid(pid) == self.proc.pid
+        except ProcessLookupError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool children at once (no warm shutdown)."""

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import select
 
 from app.config import Settings
+from app.db import session_scope
+from app.models import Submission
 from tests.workers.conftest import week1
 from tests.workers.e2e import Worker, api, check_counts, statuses, upload, wait_for
 
@@ -119,3 +122,41 @@ def test_redis_restart_loses_queue_and_sweeper_recovers_all(wsettings: Settings,
         assert_graded_once(s, ids, {1})
     finally:
         w.stop()
+
+
+def test_sigkill_mid_grade_is_resent_and_graded_within_90s_with_defaults(
+        wsettings: Settings, redis_url: str, tmp_path: Path) -> None:
+    """Two workers and a beat, heartbeat/sweeper/stuck/time-limit settings at their defaults:
+    the worker grading a job is SIGKILLed; the other one grades it within 90 s."""
+    defaults = {k: Settings.model_fields[k].default for k in (
+        "heartbeat_interval_s", "heartbeat_timeout_s", "sweep_interval_s", "stuck_after_s",
+        "task_soft_time_limit_s", "task_time_limit_s", "broker_visibility_timeout_s")}
+    s = wsettings.model_copy(update={"redis_url": redis_url, **defaults})
+    log = tmp_path / "worker.log"
+    workers = [Worker(s, log, beat=False), Worker(s, tmp_path / "worker2.log", beat=False)]
+    beat = Worker(s, tmp_path / "beat.log", only_beat=True)
+    try:
+        with api(s) as client:
+            sid = upload(client, week1("week1_sleep.py"))  # sleeps 3 s in its first cell
+        wait_for(lambda: statuses(s, [sid])[sid][0] == "running", 60, "running")
+        time.sleep(1.0)
+        pid = int((row_worker(s, sid) or "x:0").split(":")[1])
+        victim = next(w for w in workers if w.owns(pid))
+        victim.kill()
+        killed_at = time.monotonic()
+        survivor = next(w for w in workers if w is not victim)
+        wait_for(lambda: statuses(s, [sid])[sid][0] == "graded", 90, "graded after SIGKILL")
+        took = time.monotonic() - killed_at
+        print(f"re-sent and graded {took:.1f}s after SIGKILL")
+        assert_graded_once(s, [sid], {2})
+        assert survivor.owns(int((row_worker(s, sid) or "x:0").split(":")[1]))
+        assert "re-enqueued 1" in survivor.output()  # the sweeper, not a broker redelivery
+    finally:
+        for w in (*workers, beat):
+            w.stop()
+
+
+def row_worker(settings: Settings, sid: str) -> str | None:
+    """The `worker` column (host:pid:thread of the claiming process)."""
+    with session_scope(settings) as sess:
+        return sess.scalar(select(Submission.worker).where(Submission.id == sid))
