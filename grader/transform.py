@@ -1,11 +1,18 @@
-"""Rewrite a cell's top level: cap `for … in range(…)` loops, pin hyper-parameters."""
+"""Rewrite a cell's top level: cap `for … in range(…)` loops, pin hyper-parameters.
+
+Nothing the rewritten code uses can be rebound by the student's code: a pin is a literal
+(`n_embd = 32` after each assignment to n_embd), and a capped loop indexes a constant
+(`MARKER[range(…)]`) that `bind` replaces, in the compiled code object, by the runner's own
+capping object. No name is looked up, so no namespace, builtins or module the student can
+reach holds either.
+"""
 
 from __future__ import annotations
 
 import ast
-
-CAP_FN = "__zg_cap__"
-HP_VAR = "__zg_hp__"
+from collections.abc import Mapping
+from types import CodeType
+from typing import Any
 
 
 def _is_range_call(node: ast.expr) -> bool:
@@ -30,31 +37,39 @@ def _assigned_names(stmt: ast.stmt) -> list[str]:
     return names
 
 
-def _rewrite_body(body: list[ast.stmt], overrides: set[str]) -> list[ast.stmt]:
+def _rewrite_body(body: list[ast.stmt], pins: Mapping[str, Any], marker: str) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for stmt in body:
         if isinstance(stmt, ast.For) and _is_range_call(stmt.iter):
-            stmt.iter = ast.Call(ast.Name(CAP_FN, ast.Load()), [stmt.iter], [])
+            stmt.iter = ast.Subscript(ast.Constant(marker), stmt.iter, ast.Load())
         for field in ("body", "orelse", "finalbody"):
             # module-level code inside with/if/try still runs at the top level
             if isinstance(stmt, ast.With | ast.If | ast.Try) and hasattr(stmt, field):
-                setattr(stmt, field, _rewrite_body(getattr(stmt, field), overrides))
+                setattr(stmt, field, _rewrite_body(getattr(stmt, field), pins, marker))
         if isinstance(stmt, ast.Try):
             for h in stmt.handlers:
-                h.body = _rewrite_body(h.body, overrides)
+                h.body = _rewrite_body(h.body, pins, marker)
         out.append(stmt)
         for name in _assigned_names(stmt):
-            if name in overrides:
-                out.append(_pin(name))
+            if name in pins:
+                out.append(_pin(name, pins[name]))
     return out
 
 
-def _pin(name: str) -> ast.stmt:
-    value = ast.Subscript(ast.Name(HP_VAR, ast.Load()), ast.Constant(name), ast.Load())
-    return ast.Assign([ast.Name(name, ast.Store())], value, lineno=0)
+def _pin(name: str, value: Any) -> ast.stmt:
+    literal = ast.parse(repr(value), mode="eval").body  # ints, floats, str, bool, None
+    if not isinstance(literal, ast.Constant | ast.UnaryOp):
+        raise ValueError(f"hyper-parameter {name} must be a plain number or string")
+    return ast.Assign([ast.Name(name, ast.Store())], literal, lineno=0)
 
 
-def rewrite(tree: ast.Module, overrides: set[str]) -> ast.Module:
-    """Return the module with loops capped and hyper-parameters pinned."""
-    tree.body = _rewrite_body(tree.body, overrides)
+def rewrite(tree: ast.Module, pins: Mapping[str, Any], marker: str) -> ast.Module:
+    """The module with loops capped (`marker[range(…)]`) and hyper-parameters pinned."""
+    tree.body = _rewrite_body(tree.body, pins, marker)
     return ast.fix_missing_locations(tree)
+
+
+def bind(code: CodeType, marker: str, cap: object) -> CodeType:
+    """The top-level code object with the marker constant replaced by `cap` itself."""
+    consts = tuple(cap if isinstance(c, str) and c == marker else c for c in code.co_consts)
+    return code.replace(co_consts=consts)

@@ -269,3 +269,11 @@ CHECKS = [
     CheckSpec("parameter counts", 5, _params, "11,897 (Bengio MLP) / 12,097 (BatchNorm MLP)"),
     CheckSpec("short training lowers val loss", 10, _train, "60 grader-run SGD steps"),
 ]
+
+
+from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside WEEK_SPEC)
+
+WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
+    week=WEEK, title=TITLE, limits=LIMITS,
+    job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS),
+    make_inputs=sandbox_only(make_inputs), checks=CHECKS)
