@@ -37,18 +37,22 @@ def _assigned_names(stmt: ast.stmt) -> list[str]:
     return names
 
 
-def _rewrite_body(body: list[ast.stmt], pins: Mapping[str, Any], marker: str) -> list[ast.stmt]:
+def _rewrite_body(body: list[ast.stmt], pins: Mapping[str, Any], marker: str,
+                  cap: bool = True) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for stmt in body:
-        if isinstance(stmt, ast.For) and _is_range_call(stmt.iter):
+        if cap and isinstance(stmt, ast.For) and _is_range_call(stmt.iter):
             stmt.iter = ast.Subscript(ast.Constant(marker), stmt.iter, ast.Load())
         for field in ("body", "orelse", "finalbody"):
-            # module-level code inside with/if/try still runs at the top level
+            # module-level code inside with/if/try still runs at the top level; inside a
+            # loop it is pinned too, but its own loops keep their length
             if isinstance(stmt, ast.With | ast.If | ast.Try) and hasattr(stmt, field):
-                setattr(stmt, field, _rewrite_body(getattr(stmt, field), pins, marker))
+                setattr(stmt, field, _rewrite_body(getattr(stmt, field), pins, marker, cap))
+            elif isinstance(stmt, ast.For | ast.While) and hasattr(stmt, field):
+                setattr(stmt, field, _rewrite_body(getattr(stmt, field), pins, marker, False))
         if isinstance(stmt, ast.Try):
             for h in stmt.handlers:
-                h.body = _rewrite_body(h.body, pins, marker)
+                h.body = _rewrite_body(h.body, pins, marker, cap)
         out.append(stmt)
         for name in _assigned_names(stmt):
             if name in pins:
