@@ -40,8 +40,8 @@ class ResultRefused(ValueError):
 class Budget:
     """Decompressed bytes one grading may still load."""
 
-    def __init__(self, total: int = MAX_TOTAL_BYTES) -> None:
-        self.left = total
+    def __init__(self, total: int | None = None) -> None:
+        self.left = MAX_TOTAL_BYTES if total is None else total
 
     def take(self, n: int, what: str) -> None:
         """Spend n bytes, or refuse."""
@@ -132,10 +132,12 @@ def load_npz(data: bytes, budget: Budget) -> dict[str, np.ndarray]:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise ResultRefused(f"{len(infos)} arrays ({MAX_MEMBERS} at most)")
+            keys: list[str] = []
+            for info in infos:
+                keys.append(_member_key(info, keys))
             budget.take(sum(i.file_size for i in infos), "its arrays")
             arrays: dict[str, np.ndarray] = {}
-            for info in infos:
-                key = _member_key(info, arrays)
+            for key, info in zip(keys, infos, strict=True):
                 with zf.open(info) as f:
                     arrays[key] = _read_npy(f, info.file_size, key)
             return arrays
@@ -156,7 +158,7 @@ def _check_directory(data: bytes) -> None:
         raise ResultRefused("zip64 directory")
 
 
-def _member_key(info: zipfile.ZipInfo, seen: dict[str, np.ndarray]) -> str:
+def _member_key(info: zipfile.ZipInfo, seen: list[str]) -> str:
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise ResultRefused(f"{info.filename}: unsupported compression")
     if not info.filename.endswith(".npy") or info.file_size > MAX_ARRAY_BYTES + MAX_HEADER_BYTES:
