@@ -8,7 +8,6 @@ import json
 import resource
 import struct
 import time
-import zipfile
 import zlib
 from pathlib import Path
 
