@@ -19,19 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the app imports WEEKS from here and stays light
+    import numpy as np
 
-from grader.checks import CheckSpec, Ctx, Runtime
-from grader.report import CheckResult
-from grader.sandbox import Limits
-from grader.source import Source
-
-if TYPE_CHECKING:
     from grader.capstone.trusted import Pairing
+    from grader.checks import CheckSpec, Ctx, Runtime
+    from grader.report import CheckResult
+    from grader.sandbox import Limits
+    from grader.source import Source
 
 WEEKS = (1, 2, 3, 4, 5, 6)
 
-Arrays = dict[str, np.ndarray]
+Arrays = dict[str, "np.ndarray"]
 HyperValue = int | float | str | bool
 
 
