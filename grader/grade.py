@@ -72,6 +72,8 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
                           progress=paired.student if paired else False)
         t2 = time.perf_counter()
         status, outputs, errors = collect(job.out, wk.job.probe_names(), res, limits, token)
+    if status.get("runner_error"):  # it failed before the first cell: not the student's doing
+        raise RuntimeError(f"the runner failed to start:\n{status['runner_error']}")
     ctx = Ctx(inputs.sandbox, outputs, errors, data_dir, inputs.trusted,
               replace(runtime, paired=paired, killed=res.killed))
     specs = wk.select(ctx)

@@ -184,15 +184,20 @@ def main() -> None:
     _setup_path()
     out = Path(sys.argv[1])
     job = json.loads((HERE / "job.json").read_text())
-    import numpy as np
-
-    probes = dict(importlib.import_module(f"zgprobes.{job['probe_module']}").PROBES)
-    with np.load(HERE / "inputs.npz", allow_pickle=False) as f:
-        inputs = {k: f[k] for k in f.files}
-    own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
     dumps, token = json.dumps, str(job.get("token", ""))
     cut = [0]  # loops cut to the cap in the current cell
-    compiled = compile_cells(job, cut)
+    try:
+        import numpy as np
+
+        probes = dict(importlib.import_module(f"zgprobes.{job['probe_module']}").PROBES)
+        with np.load(HERE / "inputs.npz", allow_pickle=False) as f:
+            inputs = {k: f[k] for k in f.files}
+        own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
+        compiled = compile_cells(job, cut)
+    except Exception:  # before any student code: the grader's fault
+        record = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
+        _write_result(out, "status.json", dumps(record).encode())
+        _exit(1)
     main_module = types.ModuleType("__main__")  # `import __main__` is the notebook, as in Jupyter
     ns = main_module.__dict__
     ns["__builtins__"] = builtins

@@ -153,3 +153,17 @@ def test_results_of_an_unfinished_job_are_not_graded(data_dir: Path) -> None:
     r = grade_cells([*correct_cells(), die], data_dir)
     assert r.score == 0 and r.status == STATUS_STUDENT_ERROR
     assert "ended before the checks" in r.message
+
+
+def test_a_runner_that_cannot_load_its_probes_is_a_grader_fault(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = grade.prepare_job
+
+    def without_probes(job, *a, **k):  # type: ignore[no-untyped-def]
+        token = real(job, *a, **k)
+        (job.runner / "zgprobes" / "week1.py").write_text("raise ImportError('probe bug')\n")
+        return token
+
+    monkeypatch.setattr(grade, "prepare_job", without_probes)
+    r = grade_cells(correct_cells(), data_dir)
+    assert r.status == "grader_error" and "probe bug" in (r.staff_traceback or "")
