@@ -195,8 +195,8 @@ def main() -> None:
         own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
         compiled = compile_cells(job, cut)
     except Exception:  # before any student code: the grader's fault
-        record = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
-        _write_result(out, "status.json", dumps(record).encode())
+        failed = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
+        _write_result(out, "status.json", dumps(failed).encode())
         _exit(1)
     main_module = types.ModuleType("__main__")  # `import __main__` is the notebook, as in Jupyter
     ns = main_module.__dict__
