@@ -98,7 +98,7 @@ def compile_cells(job: dict[str, Any], cut: list[int]) -> list[Compiled]:
         try:
             tree = rewrite(ast.parse(code, filename=name), pins, marker)
             compiled.append((bind(compile(tree, name, "exec"), marker, cap), None))
-        except SyntaxError as e:
+        except Exception as e:  # noqa: BLE001 - SyntaxError, null bytes, nesting too deep
             compiled.append((None, _short_tb(e)))
     return compiled
 

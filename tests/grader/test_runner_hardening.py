@@ -167,3 +167,10 @@ def test_a_runner_that_cannot_load_its_probes_is_a_grader_fault(
     monkeypatch.setattr(grade, "prepare_job", without_probes)
     r = grade_cells(correct_cells(), data_dir)
     assert r.status == "grader_error" and "probe bug" in (r.staff_traceback or "")
+
+
+def test_cells_that_do_not_compile_are_cell_errors(tmp_path: Path, data_dir: Path) -> None:
+    deep = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+    res, status = _run_job(tmp_path, [deep, "print('next')\n"], weeks.JobSpec("week1", 2),
+                           data_dir)
+    assert status and status["cells"][0]["error"] and "next" in res.stdout
