@@ -31,6 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 # the runner's own references, taken before any student code can patch the modules
 _open, _fdopen, _unlink, _exit = os.open, os.fdopen, os.unlink, os._exit
+_exec = builtins.exec
 _sha256 = hashlib.sha256
 
 
@@ -69,58 +70,48 @@ def _take_snapshots(ns: dict[str, Any], wanted: dict[str, list[str]],
             log[part] = cell
 
 
-def _capper(cap: int, cut: list[int]) -> object:
-    """The object every capped loop indexes: range(...)[:cap], counting the loops it cut."""
-    class Cap:
-        __slots__ = ()
-
-        def __getitem__(self, r: Any) -> Any:
-            cut[0] += len(r) > cap
-            return r[:cap]
-
-    return Cap()
-
-
 Compiled = tuple[CodeType | None, str | None]  # the cell's code, or why it does not compile
 
 
-def compile_cells(job: dict[str, Any], cut: list[int]) -> list[Compiled]:
+def compile_cells(job: dict[str, Any], log: list[range]) -> list[Compiled]:
     """Every cell rewritten and compiled before any of them runs (their code can't change it)."""
-    from transform import bind, rewrite
+    from transform import Markers, bind, compile_cell, rewrite
 
-    marker = f"__zg_cap_{secrets.token_hex(16)}__"
-    cap = _capper(int(job.get("iteration_cap", 100)), cut)
-    pins = dict(job.get("hyperparams", {}))
+    m = Markers(secrets.token_hex(16))
+    cap, pins = int(job.get("iteration_cap", 100)), dict(job.get("hyperparams", {}))
     compiled: list[Compiled] = []
     for i, code in enumerate(job["cells"], start=1):
         name = f"<cell {i}>"
         linecache.cache[name] = (len(code), None, code.splitlines(True), "")
         try:
-            tree = rewrite(ast.parse(code, filename=name), pins, marker)
-            compiled.append((bind(compile(tree, name, "exec"), marker, cap), None))
+            tree = rewrite(ast.parse(code, filename=name), pins, m, cap)
+            compiled.append((bind(compile_cell(tree, name), m, log.append), None))
         except Exception as e:  # noqa: BLE001 - SyntaxError, null bytes, nesting too deep
             compiled.append((None, _short_tb(e)))
     return compiled
 
 
 def run_cells(job: dict[str, Any], compiled: list[Compiled], ns: dict[str, Any],
-              cut: list[int]) -> tuple[dict[str, dict[str, Any]], list[dict]]:
+              log: list[range]) -> tuple[dict[str, dict[str, Any]], list[dict]]:
     """Execute every cell in order; a failing cell is recorded and the next one runs."""
     snaps: dict[str, dict[str, Any]] = {}
     snap_cells: dict[str, int] = {}
     cells: list[dict] = []
     for i, (code, err) in enumerate(compiled, start=1):
         t0 = time.perf_counter()
-        cut[0] = 0
+        log.clear()
         try:
             if code is not None:
-                exec(code, ns)
+                _exec(code, ns)
         except SystemExit as e:
             err = f"SystemExit({e.code!r}): the notebook called exit(); the next cells still ran"
         except BaseException as e:  # noqa: BLE001 - the student's code may raise anything
             err = _short_tb(e)
+        cap = int(job.get("iteration_cap", 100))
         cells.append({"cell": i, "seconds": time.perf_counter() - t0, "error": err,
-                      "shortened_loops": cut[0]})
+                      "shortened_loops": sum(bool(r[cap:]) for r in log)})
+        for name in [k for k in ns if isinstance(k, str) and k.startswith("__zg_r_")]:
+            del ns[name]  # the capped loops' range variable
         _take_snapshots(ns, job.get("snapshots", {}), snaps, i, snap_cells)
     job["_snapshot_cells"] = snap_cells
     return snaps, cells
@@ -185,7 +176,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     job = json.loads((HERE / "job.json").read_text())
     dumps, token = json.dumps, str(job.get("token", ""))
-    cut = [0]  # loops cut to the cap in the current cell
+    log: list[range] = []  # the ranges the current cell's capped loops were given
     try:
         import numpy as np
 
@@ -193,7 +184,7 @@ def main() -> None:
         with np.load(HERE / "inputs.npz", allow_pickle=False) as f:
             inputs = {k: f[k] for k in f.files}
         own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
-        compiled = compile_cells(job, cut)
+        compiled = compile_cells(job, log)
     except Exception:  # before any student code: the grader's fault
         failed = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
         _write_result(out, "status.json", dumps(failed).encode())
@@ -204,7 +195,7 @@ def main() -> None:
     _hide_runner()
     sys.modules["__main__"] = main_module
     t0 = time.perf_counter()
-    snaps, cells = run_cells(job, compiled, ns, cut)
+    snaps, cells = run_cells(job, compiled, ns, log)
     t1 = time.perf_counter()
     probe_status = run_probes(probes, inputs, ns, snaps, out, own_np)
     record = {"token": token, "cells": cells, "probes": probe_status,

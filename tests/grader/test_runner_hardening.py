@@ -83,12 +83,27 @@ CAP_ATTACK = (
     "for i in range(1000):\n"
     "    n += 1\n"
     "print('loops', n)\n")
+RANGE_ATTACK = (  # a `range` of the student's own, and a try at the cap inside the code object
+    "import builtins, sys\n_real = builtins.range\n"
+    "class Forever:\n    def __init__(self, *a): pass\n"
+    "    def __getitem__(self, s): return iter(int, 1)\n"
+    "    def __iter__(self): return iter(int, 1)\n"
+    "builtins.range = range = Forever\n"
+    "for c in sys._getframe().f_code.co_consts:\n"
+    "    try:\n        type(c).__getitem__ = lambda self, s: iter(int, 1)\n"
+    "    except TypeError:\n        pass\n"
+    "n = 0\n"
+    "for i in range(1000):\n"
+    "    n += 1\n"
+    "    if n > 5000:\n        break\n"
+    "builtins.range = _real\n"
+    "print('loops', n)\n")
 
 
 def test_rebinding_the_cap_does_not_undo_it(data_dir: Path) -> None:
-    r = grade_cells([CAP_ATTACK, CAP_ATTACK], data_dir)  # the 2nd cell starts rebound
+    r = grade_cells([CAP_ATTACK, CAP_ATTACK, RANGE_ATTACK], data_dir)  # the 2nd starts rebound
     cap = weeks.get(1).job.iteration_cap
-    assert r.stdout.count(f"loops {cap}\n") == 2, r.stdout
+    assert r.stdout.count(f"loops {cap}\n") == 3, r.stdout + r.stderr
     assert "loops 1000" not in r.stdout
 
 
