@@ -78,7 +78,25 @@ def completion_record(out: Path, token: str) -> dict[str, Any] | None:
         return None
     if not token or not _same(rec["token"], token):
         return None
-    return rec
+    return rec if _well_formed(rec) else None
+
+
+def _well_formed(rec: dict[str, Any]) -> bool:
+    """The record has the runner's shape (a forged one must not crash the grader)."""
+    num = (int, float)
+    cells, probes = rec.get("cells", []), rec.get("probes", {})
+    if not isinstance(cells, list) or not isinstance(probes, dict):
+        return False
+    if not all(isinstance(c, dict) and isinstance(c.get("cell", 0), int)
+               and isinstance(c.get("seconds", 0.0), num)
+               and isinstance(c.get("shortened_loops", 0), int)
+               and isinstance(c.get("error"), str | None) for c in cells):
+        return False
+    if not all(isinstance(p, dict) for p in probes.values()):
+        return False
+    return all(isinstance(rec.get(k, 0.0), num) for k in ("exec_seconds", "probe_seconds")) \
+        and isinstance(rec.get("snapshots", {}), dict) \
+        and isinstance(rec.get("runner_error", ""), str)
 
 
 def _same(a: str, b: str) -> bool:
@@ -93,8 +111,7 @@ def read_results(out: Path, probe_names: list[str], token: str, no_result: str
     rec = completion_record(out, token)
     if rec is None:
         return {}, {}, {n: no_result for n in probe_names}
-    probes = rec.get("probes")
-    probes = probes if isinstance(probes, dict) else {}
+    probes = rec.get("probes", {})
     outputs: dict[str, dict[str, np.ndarray]] = {}
     errors: dict[str, str] = {}
     budget = Budget()

@@ -181,3 +181,14 @@ def test_the_budget_is_shared_by_all_results_of_one_grading(tmp_path: Path,
     write_job(tmp_path, files)
     _, outputs, errors = read_results(tmp_path, ["p", "q"], TOKEN, "")
     assert set(outputs) == {"p"} and "would exceed" in errors["q"]
+
+
+@pytest.mark.parametrize("bad", [{"cells": "x"}, {"cells": [1]}, {"cells": [{"error": 3}]},
+                                 {"exec_seconds": "soon"}, {"probes": {"p": "yes"}},
+                                 {"cells": [{"seconds": "1"}]}])
+def test_a_malformed_record_counts_as_no_record(tmp_path: Path, bad: dict) -> None:
+    write_job(tmp_path, {"p": npz(x=np.arange(3.0))})
+    rec = json.loads((tmp_path / "status.json").read_text()) | bad
+    (tmp_path / "status.json").write_text(json.dumps(rec))
+    assert read_results(tmp_path, ["p"], TOKEN, "ended early") == (
+        {}, {}, {"p": "ended early"})
