@@ -1,13 +1,16 @@
 """Comparison helpers, the Check specification and the context every check reads.
 
-Fault attribution: a check's verdict on the student's arrays is raised as CheckFailed (the
-Ctx accessors validate what came out of the sandbox; `on_student_data` turns whatever the
-grader's computation on those arrays raises into CheckFailed). Any other exception is a bug in
-the grader: run_check raises GraderFault and the whole report becomes "autograder failed".
+Fault attribution: a check's verdict on the student's arrays is raised as CheckFailed. Every
+array the job returned is a `Claim`: its own conversions and lookups (float(), int(), [i],
+reshape) raise CheckFailed when it is malformed; the Ctx accessors validate shapes and
+finiteness; `on_student_data` turns whatever the grader's computation on claims raises into
+CheckFailed. Any other exception is a bug in the grader: run_check raises GraderFault and the
+whole report becomes "autograder failed".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +35,63 @@ class CheckFailed(Exception):
 
 class GraderFault(Exception):
     """A check's own code raised: the grader's bug, never the student's lost point."""
+
+
+class Claim(np.ndarray):
+    """An array the job returned: when malformed, its own operations fail the check."""
+
+    what: str = "a result"
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.what = getattr(obj, "what", "a result")
+
+    def _one(self) -> Any:
+        if self.size != 1:
+            raise CheckFailed(f"{self.what} should be one number, got shape {tuple(self.shape)}")
+        return np.ndarray.item(self)
+
+    def __float__(self) -> float:
+        return float(self._one())
+
+    def __int__(self) -> int:
+        v = self._one()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise CheckFailed(f"{self.what} is {v}, expected a whole number")
+        return int(v)
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "biu":
+            raise CheckFailed(f"{self.what} should be an integer, got dtype {self.dtype}")
+        return int(self)
+
+    def __bool__(self) -> bool:
+        return bool(self._one())
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return super().__getitem__(key)
+        except IndexError as e:
+            raise CheckFailed(f"{self.what}: {e} (shape {tuple(self.shape)})") from e
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.ndim == 0:
+            raise CheckFailed(f"{self.what} should be a sequence, got one number")
+        get = super().__getitem__  # not self[i]: iteration must not end in CheckFailed
+        return (get(i) for i in range(self.shape[0]))
+
+    def reshape(self, *shape: Any, **kw: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().reshape(*shape, **kw)
+        except ValueError as e:
+            raise CheckFailed(f"{self.what}: shape {tuple(self.shape)} cannot be reshaped to "
+                              f"{shape[0] if len(shape) == 1 else shape}") from e
+
+
+def claim(a: np.ndarray, what: str) -> Claim:
+    """The job's array `a` as a Claim named `what` (e.g. "params: count")."""
+    c = np.asanyarray(a).view(Claim)
+    c.what = what
+    return c
 
 
 @dataclass
@@ -73,6 +133,10 @@ class Ctx:
     trusted: dict[str, np.ndarray] = field(default_factory=dict)
     runtime: Runtime = field(default_factory=Runtime)
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.outputs = {p: {k: claim(a, f"{p}: {k}") for k, a in arrays.items()}
+                        for p, arrays in self.outputs.items()}
 
     def out(self, probe: str) -> dict[str, np.ndarray]:
         """The arrays of one probe, or fail the check with the probe's error."""
@@ -147,8 +211,8 @@ class Cmp:
 
 
 def as_float(a: Any, what: str) -> np.ndarray:
-    """A numeric float64 array, or fail with a clear message."""
-    arr = np.asarray(a)
+    """A numeric float64 array (a Claim stays one), or fail with a clear message."""
+    arr = np.asanyarray(a)
     if arr.dtype.kind not in "biuf":
         raise CheckFailed(f"{what}: expected numbers, got dtype {arr.dtype}")
     return arr.astype(np.float64)

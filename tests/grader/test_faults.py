@@ -84,3 +84,24 @@ def test_a_student_array_torch_rejects_fails_only_that_check(
     assert "RuntimeError" in failed["torch on your graph"]
     assert "expected (3, 3)" in failed["validated graph"]
     assert r.score == 100 and r.max_score == 120  # every other check still passed
+
+
+@pytest.mark.parametrize("bad, use", [
+    (np.zeros(0), lambda a: float(a)), (np.arange(3), lambda a: int(a)),
+    (np.array(np.nan), lambda a: int(a)), (np.zeros(0), lambda a: a.reshape(-1)[0]),
+    (np.arange(5.0), lambda a: a.reshape(2, -1)), (np.array(2.5), lambda a: list(range(a))),
+    (np.array(1.0), lambda a: [v for v in a]), (np.zeros(2), lambda a: bool(a)),
+])
+def test_a_malformed_claims_own_operations_fail_the_check(bad: np.ndarray, use) -> None:  # type: ignore[no-untyped-def]
+    """The patterns check code uses on a result (float(), int(), [0], reshape, iteration)."""
+    ctx = Ctx({}, {"p": {"k": bad}}, {})
+    o = run_check(CheckSpec("c", 1, lambda c: str(use(c.arr("p", "k")))), ctx)
+    assert not o.passed and o.message.startswith("p: k"), o.message
+
+
+def test_well_formed_claims_behave_like_arrays() -> None:
+    ctx = Ctx({}, {"p": {"n": np.array([41]), "x": np.arange(6.0)}}, {})
+    n, x = ctx.arr("p", "n"), ctx.arr("p", "x")
+    assert int(n) == 41 and float(n) == 41.0 and [1, 2, 3][n - 40] == 2
+    assert x.reshape(2, 3)[1, 2] == 5 and [float(v) for v in x] == list(range(6))
+    assert torch.from_numpy(x).sum().item() == 15 and np.allclose(x, np.arange(6))
