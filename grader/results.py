@@ -4,6 +4,11 @@ A result set counts only when the runner's completion record (status.json, writt
 carries this job's token; a result file counts only when its bytes hash to the digest in that
 record. Every size is checked before anything is inflated: a zip bomb is refused from its
 directory and npy headers, without decompressing it.
+
+What the token proves: this record was written for this job, after the last probe (a job that
+was killed, exited early or left stale files has none). It is not a secret from the student's
+code, which shares the runner's interpreter and can read job.json: a deliberate forger can
+write a record, so no check may rely on it for more than that (fresh inputs do the rest).
 """
 
 from __future__ import annotations
