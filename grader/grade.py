@@ -10,14 +10,15 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from grader import sandbox, weeks
-from grader.checks import Ctx, run_check
+from grader.checks import Ctx, Runtime, run_check
 from grader.report import (
     STATUS_GRADED,
     STATUS_GRADER_ERROR,
@@ -25,12 +26,11 @@ from grader.report import (
     CheckResult,
     GradeReport,
 )
+from grader.results import read_results
 from grader.source import Source
 
 HERE = Path(__file__).resolve().parent
 DATA_FILES = {"names.txt": "names.txt", "tinyshakespeare.txt": "input.txt"}
-MAX_STATUS_BYTES = 1024 * 1024
-MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 
 def grade(source: Source, data_dir: Path | str, *, seed: int | None = None,
@@ -40,8 +40,8 @@ def grade(source: Source, data_dir: Path | str, *, seed: int | None = None,
     t0 = time.perf_counter()
     try:
         wk = weeks.get(source.week)
-        return _grade(source, wk, Path(data_dir), seed, limits or wk.LIMITS, backend,
-                      gpu_devices or [], t0)
+        runtime = Runtime(backend, tuple(gpu_devices or ()), limits or wk.limits)
+        return _grade(source, wk, Path(data_dir), seed, runtime, t0)
     except Exception:
         return GradeReport(
             week=source.week, title="", status=STATUS_GRADER_ERROR, score=0.0, max_score=100.0,
@@ -51,44 +51,46 @@ def grade(source: Source, data_dir: Path | str, *, seed: int | None = None,
         )
 
 
-def _grade(source: Source, wk: ModuleType, data_dir: Path, seed: int | None,
-           limits: sandbox.Limits, backend: str, gpu: list[str], t0: float) -> GradeReport:
+def runner_argv() -> list[str]:
+    """The job's command line: the runner, isolated from the environment and site-packages."""
+    return [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
+
+
+def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
+           runtime: Runtime, t0: float) -> GradeReport:
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
-    if hasattr(wk, "make_job_inputs"):  # week 6: inputs depend on the submission's files
-        inputs = wk.make_job_inputs(rng, data_dir, source, bool(gpu))
-    else:
-        inputs = wk.make_inputs(rng, data_dir)
-    probe_names = list(weeks.probes(source.week).PROBES)
+    inputs = wk.make_inputs(weeks.InputRequest(rng, data_dir, source, bool(runtime.gpu)))
+    limits = runtime.limits
     with tempfile.TemporaryDirectory(prefix="zg-job-") as tmp:
         job = sandbox.Job(Path(tmp))
-        prepare_job(job, source, wk, inputs, data_dir)
+        token = prepare_job(job, source.cells, wk.job, inputs.sandbox, data_dir,
+                            source.extra_files)
         t1 = time.perf_counter()
-        argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
-        runtime: dict[str, Any] = {"backend": backend, "gpu": gpu, "limits": limits}
         # week 6: the student's benchmark steps take turns with a trusted baseline job
-        paired = wk.pair(inputs, runtime, data_dir) if hasattr(wk, "pair") else None
-        res = sandbox.run(job, argv, limits, backend, gpu,
+        paired = wk.pair(inputs.sandbox, runtime, data_dir) if wk.pair else None
+        res = sandbox.run(job, runner_argv(), limits, runtime.backend, list(runtime.gpu),
                           progress=paired.student if paired else False)
         t2 = time.perf_counter()
-        status, outputs, errors = collect(job.out, probe_names, res, limits)
-    ctx = Ctx(inputs, outputs, errors, data_dir)
-    ctx.cache["runtime"] = runtime | {"paired": paired, "killed": res.killed}
-    specs = wk.checks_for(ctx) if hasattr(wk, "checks_for") else wk.CHECKS
+        status, outputs, errors = collect(job.out, wk.job.probe_names(), res, limits, token)
+    if status.get("runner_error"):  # it failed before the first cell: not the student's doing
+        raise RuntimeError(f"the runner failed to start:\n{status['runner_error']}")
+    ctx = Ctx(inputs.sandbox, outputs, errors, data_dir, inputs.trusted,
+              replace(runtime, paired=paired, killed=res.killed))
+    specs = wk.select(ctx)
     results = []
     for spec in specs:
         c0 = time.perf_counter()
-        o = run_check(spec, ctx)
+        o = run_check(spec, ctx)  # GraderFault propagates: the whole report is our fault
         results.append(CheckResult(
             spec.name, spec.points if o.passed else 0.0, spec.points, o.passed, o.message,
             time.perf_counter() - c0, spec.description, spec.bonus, o.details))
-    benchmarks = wk.benchmarks(ctx, results) if hasattr(wk, "benchmarks") else []
-    extras = wk.extras(ctx, results) if hasattr(wk, "extras") else {}
+    benchmarks, extras = wk.benchmarks(ctx, results), wk.extras(ctx, results)
     t3 = time.perf_counter()
     verdict, message = summarize(res, status, limits)
     if res.backend == "fallback":
         message = f"[{sandbox.FALLBACK_WARNING}] {message}".strip()
     return GradeReport(
-        week=wk.WEEK, title=wk.TITLE, status=verdict,
+        week=wk.week, title=wk.title, status=verdict,
         score=round(sum(c.points for c in results), 4),
         max_score=float(sum(s.points for s in specs)), checks=results, message=message,
         benchmarks=benchmarks, extras=extras,
@@ -102,9 +104,13 @@ def _grade(source: Source, wk: ModuleType, data_dir: Path, seed: int | None,
     )
 
 
-def prepare_job(job: sandbox.Job, source: Source, wk: ModuleType,
-                inputs: dict[str, np.ndarray], data_dir: Path) -> None:
-    """Lay out runner/ (code, job.json, inputs.npz) and work/ (course data, extra files)."""
+def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
+                inputs: dict[str, np.ndarray], data_dir: Path,
+                extra_files: Mapping[str, bytes] | None = None) -> str:
+    """Lay out runner/ (code, job.json, inputs.npz) and work/ (course data, extra files).
+
+    Returns the job's fresh token: its completion record must carry it (see collect).
+    """
     job.make_dirs()
     os.chmod(job.root, 0o711)
     for name in ("runner.py", "transform.py"):
@@ -113,60 +119,27 @@ def prepare_job(job: sandbox.Job, source: Source, wk: ModuleType,
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(HERE / "probes", job.runner / "zgprobes",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    spec = {"cells": list(source.cells), "probe_module": f"week{wk.WEEK}",
-            "iteration_cap": wk.ITERATION_CAP, "hyperparams": wk.HYPERPARAMS,
-            "snapshots": wk.SNAPSHOTS}
-    (job.runner / "job.json").write_text(json.dumps(spec))
+    token = secrets.token_hex(16)
+    (job.runner / "job.json").write_text(json.dumps(
+        {"cells": list(cells), "token": token, **spec.to_json()}))
     np.savez(job.runner / "inputs.npz", **inputs)  # type: ignore[arg-type]
     for src, dst in DATA_FILES.items():
         if not (data_dir / src).is_file():  # the grader's fault, never the student's 0
             raise FileNotFoundError(f"course data {src} missing in {data_dir} "
                                     "(run `zerograd data fetch`)")
         shutil.copyfile(data_dir / src, job.work / dst)
-    for rel, data in source.extra_files.items():  # fixed names (source.EXTRA_FILES), e.g.
+    for rel, data in (extra_files or {}).items():  # fixed names (source.EXTRA_FILES), e.g.
         extra = job.work / rel  # capstone/data.txt, readable at that relative path
         extra.parent.mkdir(parents=True, exist_ok=True)
         extra.write_bytes(data)
+    return token
 
 
 def collect(out: Path, probe_names: list[str], res: sandbox.SandboxResult,
-            limits: sandbox.Limits) -> tuple[dict[str, Any], dict[str, dict], dict[str, str]]:
-    """Load status.json and each probe's .npz (no pickles), validating sizes and dtypes."""
-    status: dict[str, Any] = {}
-    sp = out / "status.json"
-    if sp.is_file() and not sp.is_symlink() and sp.stat().st_size <= MAX_STATUS_BYTES:
-        try:
-            loaded = json.loads(sp.read_text())
-            status = loaded if isinstance(loaded, dict) else {}
-        except (ValueError, UnicodeDecodeError):
-            status = {}
-    probe_status = status.get("probes") if isinstance(status.get("probes"), dict) else {}
-    outputs: dict[str, dict] = {}
-    errors: dict[str, str] = {}
-    budget = MAX_OUTPUT_BYTES
-    for name in probe_names:
-        path = out / f"{name}.npz"
-        if path.is_file() and not path.is_symlink() and path.stat().st_size <= budget:
-            budget -= path.stat().st_size
-            try:
-                outputs[name] = _load_npz(path)
-                continue
-            except (ValueError, OSError, KeyError) as e:
-                errors[name] = f"{name}: unreadable result ({e.__class__.__name__})"
-                continue
-        ps = probe_status.get(name) if isinstance(probe_status, dict) else None
-        err = ps.get("error") if isinstance(ps, dict) else None
-        errors[name] = str(err)[:4000] if err else _no_result_reason(res, limits)
-    return status, outputs, errors
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    for k, a in arrays.items():
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{k} has dtype {a.dtype}")
-    return arrays
+            limits: sandbox.Limits, token: str
+            ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """The completion record, outputs and errors; nothing counts unless the runner finished."""
+    return read_results(out, probe_names, token, _no_result_reason(res, limits))
 
 
 def _no_result_reason(res: sandbox.SandboxResult, limits: sandbox.Limits) -> str:

@@ -1,24 +1,40 @@
 """Runs INSIDE the sandbox: execute the student's cells, call the probes, write raw arrays.
 
-Nothing here is trusted. It only produces numbers (.npz, no pickles) and a status file;
-every judgement is made by the checker outside the sandbox.
+Nothing here is trusted. It only produces numbers (.npz, no pickles) and a completion record
+(status.json, written last, carrying the job's token and each result's digest); every
+judgement is made by the checker outside the sandbox. Before the first cell runs, the runner
+holds everything it needs (probes, inputs, the compiled cells with their caps and pins) and
+takes its own modules off sys.path and sys.modules: what the student's code can still reach
+of it, only introspection of this one interpreter can.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import copy
+import hashlib
 import importlib
+import io
 import json
 import linecache
 import os
+import secrets
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# the runner's own references, taken before any student code can patch the modules
+_open, _fdopen, _unlink, _exit = os.open, os.fdopen, os.unlink, os._exit
+_write = os.write
+_RESULT_FD = os.environ.get("ZG_RESULT_FD")  # the sandbox's capped result pipe
+_exec = builtins.exec
+_sha256 = hashlib.sha256
 
 
 def _setup_path() -> None:
@@ -56,113 +72,147 @@ def _take_snapshots(ns: dict[str, Any], wanted: dict[str, list[str]],
             log[part] = cell
 
 
-def run_cells(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict]]:
+Compiled = tuple[CodeType | None, str | None]  # the cell's code, or why it does not compile
+
+
+def compile_cells(job: dict[str, Any], log: list[range]) -> list[Compiled]:
+    """Every cell rewritten and compiled before any of them runs (their code can't change it)."""
+    from transform import Markers, bind, compile_cell, rewrite
+
+    m = Markers(secrets.token_hex(16))
+    cap, pins = int(job.get("iteration_cap", 100)), dict(job.get("hyperparams", {}))
+    compiled: list[Compiled] = []
+    for i, code in enumerate(job["cells"], start=1):
+        name = f"<cell {i}>"
+        linecache.cache[name] = (len(code), None, code.splitlines(True), "")
+        try:
+            tree = rewrite(ast.parse(code, filename=name), pins, m, cap)
+            compiled.append((bind(compile_cell(tree, name), m, log.append), None))
+        except Exception as e:  # noqa: BLE001 - SyntaxError, null bytes, nesting too deep
+            compiled.append((None, _short_tb(e)))
+    return compiled
+
+
+def run_cells(job: dict[str, Any], compiled: list[Compiled], ns: dict[str, Any],
+              log: list[range]) -> tuple[dict[str, dict[str, Any]], list[dict]]:
     """Execute every cell in order; a failing cell is recorded and the next one runs."""
-    import ast
-
-    from transform import CAP_FN, HP_VAR, rewrite
-
-    cap = int(job.get("iteration_cap", 100))
-    hp = dict(job.get("hyperparams", {}))
-    shortened = [0]  # loops cut to the cap in the current cell
-
-    def cap_range(r: range) -> range:
-        shortened[0] += len(r) > cap
-        return r[:cap]
-
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
-                          CAP_FN: cap_range, HP_VAR: hp}
     snaps: dict[str, dict[str, Any]] = {}
     snap_cells: dict[str, int] = {}
     cells: list[dict] = []
-    for i, code in enumerate(job["cells"], start=1):
+    for i, (code, err) in enumerate(compiled, start=1):
         t0 = time.perf_counter()
-        err = None
-        shortened[0] = 0
+        log.clear()
         try:
-            linecache.cache[f"<cell {i}>"] = (len(code), None, code.splitlines(True), "")
-            tree = rewrite(ast.parse(code, filename=f"<cell {i}>"), set(hp))
-            exec(compile(tree, f"<cell {i}>", "exec"), ns)
+            if code is not None:
+                _exec(code, ns)
         except SystemExit as e:
             err = f"SystemExit({e.code!r}): the notebook called exit(); the next cells still ran"
         except BaseException as e:  # noqa: BLE001 - the student's code may raise anything
             err = _short_tb(e)
+        cap = int(job.get("iteration_cap", 100))
         cells.append({"cell": i, "seconds": time.perf_counter() - t0, "error": err,
-                      "shortened_loops": shortened[0]})
+                      "shortened_loops": sum(bool(r[cap:]) for r in log)})
+        for name in [k for k in ns if isinstance(k, str) and k.startswith("__zg_r_")]:
+            del ns[name]  # the capped loops' range variable
         _take_snapshots(ns, job.get("snapshots", {}), snaps, i, snap_cells)
     job["_snapshot_cells"] = snap_cells
-    return ns, snaps, cells
+    return snaps, cells
 
 
-def _write_result(out: Path, name: str, data: bytes) -> None:
-    """Hand one result to the grader: a record on the result pipe (a file when run bare)."""
-    fd = os.environ.get("ZG_RESULT_FD")
-    if fd is None:
-        (out / name).write_bytes(data)
-        return
-    os.write(int(fd), f"{name} {len(data)}\n".encode())
-    view = memoryview(data)
-    while view:
-        view = view[os.write(int(fd), view):]
-
-
-def _npz_bytes(arrays: dict[str, Any]) -> bytes:
-    import io
-
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _to_array(value: Any) -> Any:
-    import numpy as np
-
+def _to_array(value: Any, asarray: Any) -> Any:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
+    arr = asarray(value)
     if arr.dtype == object:
         raise TypeError(f"expected numbers, got {type(value).__name__}")
     return arr
 
 
-def run_probes(job: dict[str, Any], ns: dict[str, Any], snaps: dict[str, dict[str, Any]],
-               out: Path) -> dict[str, dict]:
-    """Call each probe of the week on the grader's inputs; save its arrays."""
-    import numpy as np
+def _write_result(out: Path, name: str, data: bytes) -> None:
+    """Hand one result to the grader, the only way anything leaves the job: a framed record on
+    the sandbox's result pipe (grader/resultpipe.py), or a file in out/ when run bare."""
+    if _RESULT_FD is not None:
+        fd = int(_RESULT_FD)
+        view = memoryview(f"{name} {len(data)}\n".encode() + data)
+        while view:
+            view = view[_write(fd, view):]
+        return
+    path = out / name
+    try:
+        _unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with _fdopen(fd, "wb") as f:
+        f.write(data)
 
-    probes = importlib.import_module(f"zgprobes.{job['probe_module']}")
-    with np.load(HERE / "inputs.npz", allow_pickle=False) as f:
-        inputs = {k: f[k] for k in f.files}
+
+def run_probes(probes: dict[str, Any], inputs: dict[str, Any], ns: dict[str, Any],
+               snaps: dict[str, dict[str, Any]], out: Path, np: Any) -> dict[str, dict]:
+    """Call each probe of the week on the grader's inputs; write its arrays and their digest."""
     status: dict[str, dict] = {}
-    for name, (part, fn) in probes.PROBES.items():
+    for name, (part, fn) in probes.items():
         t0 = time.perf_counter()
         where = snaps.get(part, ns) if part else ns
         try:
-            arrays = {k: _to_array(v) for k, v in fn(where, inputs).items()}
-            _write_result(out, f"{name}.npz", _npz_bytes(arrays))
-            status[name] = {"ok": True, "error": None}
+            arrays = {k: _to_array(v, np.asarray) for k, v in fn(where, inputs).items()}
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            data = buf.getvalue()
+            _write_result(out, f"{name}.npz", data)
+            status[name] = {"ok": True, "error": None, "sha256": _sha256(data).hexdigest()}
         except BaseException as e:  # noqa: BLE001
             status[name] = {"ok": False, "error": _short_tb(e)}
         status[name]["seconds"] = time.perf_counter() - t0
     return status
 
 
+def _hide_runner() -> None:
+    """Take the runner's own modules out of the student's reach (import, sys.modules)."""
+    sys.path[:] = [p for p in sys.path if Path(p) != HERE]
+    for name in list(sys.modules):
+        if name in ("transform", "zgprobes") or name.startswith("zgprobes."):
+            del sys.modules[name]
+
+
 def main() -> None:
-    """Entry point: runner.py OUT_DIR (job.json and inputs.npz sit beside this file)."""
+    """Entry point: runner.py OUT_DIR (job.json and inputs.npz sit beside this file).
+
+    Everything the runner needs is loaded before the first cell: the probes, the inputs, the
+    compiled (capped, pinned) cells, and its own references to numpy.savez and json.dumps.
+    """
     _setup_path()
     out = Path(sys.argv[1])
     job = json.loads((HERE / "job.json").read_text())
+    dumps, token = json.dumps, str(job.get("token", ""))
+    log: list[range] = []  # the ranges the current cell's capped loops were given
+    try:
+        import numpy as np
+
+        probes = dict(importlib.import_module(f"zgprobes.{job['probe_module']}").PROBES)
+        with np.load(HERE / "inputs.npz", allow_pickle=False) as f:
+            inputs = {k: f[k] for k in f.files}
+        own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
+        compiled = compile_cells(job, log)
+    except Exception:  # before any student code: the grader's fault
+        failed = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
+        _write_result(out, "status.json", dumps(failed).encode())
+        _exit(1)
+    main_module = types.ModuleType("__main__")  # `import __main__` is the notebook, as in Jupyter
+    ns = main_module.__dict__
+    ns["__builtins__"] = builtins
+    _hide_runner()
+    sys.modules["__main__"] = main_module
     t0 = time.perf_counter()
-    ns, snaps, cells = run_cells(job)
+    snaps, cells = run_cells(job, compiled, ns, log)
     t1 = time.perf_counter()
-    probes = run_probes(job, ns, snaps, out)
-    status = {"cells": cells, "probes": probes, "snapshots": job["_snapshot_cells"],
-              "exec_seconds": t1 - t0, "probe_seconds": time.perf_counter() - t1}
-    _write_result(out, "status.json", json.dumps(status).encode())
+    probe_status = run_probes(probes, inputs, ns, snaps, out, own_np)
+    record = {"token": token, "cells": cells, "probes": probe_status,
+              "snapshots": job["_snapshot_cells"], "exec_seconds": t1 - t0,
+              "probe_seconds": time.perf_counter() - t1}
+    _write_result(out, "status.json", dumps(record).encode())  # last: the completion record
     sys.stdout.flush()
-    os._exit(0)  # skip interpreter teardown of whatever the student left running
+    _exit(0)  # skip interpreter teardown of whatever the student left running
 
 
 if __name__ == "__main__":

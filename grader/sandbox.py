@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader import bwrap, cgroups, jail, syscalls
 from grader.outputcap import OutputCap
-from grader.results import ResultChannel
+from grader.resultpipe import ResultChannel
 from grader.turns import ProgressChannel
 from grader.watchdog import Watchdog
 

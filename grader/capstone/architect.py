@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.capstone import measure, trusted
+from grader.capstone import measure
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect
 from grader.probes.capstone_common import PROP_TOL, rope_errors, swiglu_error
 from reference.capstone import cross_entropy
@@ -178,8 +178,9 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
     """Every figure of the benchmark, or CheckFailed; only trusted timings and losses."""
     _gate(ctx)
     seeds, (steps, B, T) = ctx.inputs["b_seeds"], ctx.inputs["b_train_x"].shape[:3]
-    R, warm, runtime = len(seeds), int(ctx.inputs["b_warmup"][0]), ctx.cache["runtime"]
-    paired: trusted.Pairing = runtime["paired"]
+    R, warm, paired = len(seeds), int(ctx.inputs["b_warmup"][0]), ctx.runtime.paired
+    if paired is None:
+        raise RuntimeError("the benchmark ran without a paired vanilla baseline")
     base, ref = paired.baseline(), paired.referee
     if ref.violation is not None and ref.violation.side == "a":
         raise CheckFailed(f"no benchmark: {ref.violation}")

@@ -13,21 +13,18 @@ machine at the same moment: the speed ratio does not drift with the machine's lo
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from grader import grade, sandbox
-from grader.source import Source
+from grader.checks import Runtime
 from grader.turns import ProgressChannel, Referee, shared_cpu
+from grader.weeks import JobSpec
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "gpt.py"
 
@@ -40,29 +37,19 @@ class Baseline:
     error: str = ""
 
 
-class _Week:
-    """Just enough of a week module for grade.prepare_job."""
-
-    WEEK, ITERATION_CAP = 6, 1
-    HYPERPARAMS: dict[str, Any] = {}
-    SNAPSHOTS: dict[str, list[str]] = {}
+VANILLA_JOB = JobSpec("capstone_vanilla", iteration_cap=1)  # no cells: the probe does it all
 
 
-def run_vanilla(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir: Path,
+def run_vanilla(inputs: dict[str, np.ndarray], runtime: Runtime, data_dir: Path,
                 chan: ProgressChannel) -> Baseline:
     """Train the reference GPT through the sandboxed, gated loop; never raises."""
-    limits: sandbox.Limits = runtime["limits"]
     with tempfile.TemporaryDirectory(prefix="zg-vanilla-") as tmp:
         job = sandbox.Job(Path(tmp))
-        src = Source(week=6, cells=(), origin="trusted vanilla baseline", sha256="")
-        grade.prepare_job(job, src, _Week, inputs, data_dir)  # type: ignore[arg-type]
-        spec = json.loads((job.runner / "job.json").read_text())
-        spec["probe_module"] = "capstone_vanilla"
-        (job.runner / "job.json").write_text(json.dumps(spec))
+        token = grade.prepare_job(job, (), VANILLA_JOB, inputs, data_dir)
         shutil.copyfile(REFERENCE, job.runner / "zgprobes" / "refgpt.py")
-        argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
-        res = sandbox.run(job, argv, limits, runtime["backend"], runtime["gpu"], progress=chan)
-        _, outputs, errors = grade.collect(job.out, ["bench"], res, limits)
+        res = sandbox.run(job, grade.runner_argv(), runtime.limits, runtime.backend,
+                          list(runtime.gpu), progress=chan)
+        _, outputs, errors = grade.collect(job.out, ["bench"], res, runtime.limits, token)
     if "bench" not in outputs:
         return Baseline(error=errors.get("bench", "no result") + "\n" + res.stderr[-2000:])
     return Baseline(outputs["bench"])
@@ -82,7 +69,7 @@ class Pairing:
         return self.box.get("vanilla")
 
 
-def pair(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir: Path) -> Pairing:
+def pair(inputs: dict[str, np.ndarray], runtime: Runtime, data_dir: Path) -> Pairing:
     """A started referee waiting for the student's "zg bench"; pass .student to the sandbox."""
     cpu = shared_cpu()
     box: dict[str, Baseline] = {}

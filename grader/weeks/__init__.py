@@ -1,41 +1,136 @@
-"""Week registry. Each grader/weeks/weekN.py is a trusted module with this interface:
+"""Week registry and the one interface a week declares (`WEEK_SPEC = Week(...)` in weekN.py).
 
-WEEK, TITLE                      ints/str
-ITERATION_CAP                    top-level `for … in range(…)` loops are cut to this many steps
-HYPERPARAMS: dict[str, object]   top-level assignments to these names are pinned (weeks 5–6)
-SNAPSHOTS: dict[str, list[str]]  part -> names; the namespace is frozen after the first cell
-                                 where all of them exist, and probes of that part see it
-LIMITS: grader.sandbox.Limits    wall clock, memory, …
-make_inputs(rng, data_dir) -> dict[str, np.ndarray]   fresh grader-chosen inputs (trusted)
-CHECKS: list[grader.checks.CheckSpec]                  points sum to 100
+The boundary, by type: the student's process ever touches only `JobSpec` (written to
+job.json: probe module, loop cap, pinned hyper-parameters, snapshot names), the cells, and
+`Inputs.sandbox` (inputs.npz). `Inputs.trusted` and every check stay in the grader's process;
+checks read the job's results only as claims (`grader.checks.Ctx.outputs`).
 
-Optional hooks (week 6): make_job_inputs(rng, data_dir, source, on_gpu) replaces make_inputs;
-pair(inputs, runtime, data_dir) -> a grader.capstone.trusted.Pairing whose gated channel the
-job gets, and whose referee times the benchmark against a trusted job
-(ctx.cache["runtime"]["paired"]);
-checks_for(ctx) -> the CheckSpecs that apply (points sum to 100); benchmarks(ctx, results)
--> list[dict] for GradeReport.benchmarks; extras(ctx, results) -> dict for GradeReport.extras.
-
-Its probes (what the sandbox calls) live in grader/probes/weekN.py: PROBES = {name: (part, fn)},
-fn(namespace, inputs) -> dict[str, array-like]. Probes import only numpy/torch/stdlib and
-sibling probe modules (relative imports); they are copied into the sandbox.
+Probes (what the sandbox calls) live in grader/probes/<JobSpec.probe_module>.py:
+PROBES = {name: (part, fn)}, fn(namespace, inputs) -> dict[str, array-like]. They import only
+numpy/torch/stdlib and sibling probe modules (imported when the module loads, before the
+student's first cell); they are copied into the sandbox.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: the app imports WEEKS from here and stays light
+    import numpy as np
+
+    from grader.capstone.trusted import Pairing
+    from grader.checks import CheckSpec, Ctx, Runtime
+    from grader.report import CheckResult
+    from grader.sandbox import Limits
+    from grader.source import Source
 
 WEEKS = (1, 2, 3, 4, 5, 6)
 
+Arrays = dict[str, "np.ndarray"]
+HyperValue = int | float | str | bool
 
-def get(week: int) -> ModuleType:
-    """The trusted check module of a week."""
+
+@dataclass(frozen=True)
+class Inputs:
+    """One grading's grader-chosen inputs, split by who may read them."""
+
+    sandbox: Arrays  # inputs.npz: the only inputs the student's process ever gets
+    trusted: Arrays = field(default_factory=dict)  # checks only (held-out targets, answers)
+
+    def __post_init__(self) -> None:
+        both = set(self.sandbox) & set(self.trusted)
+        if both:
+            raise ValueError(f"inputs both sandboxed and trusted: {sorted(both)}")
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """What make_inputs may draw on: a fresh rng, the course data, the submission."""
+
+    rng: np.random.Generator
+    data_dir: Path
+    source: Source | None = None  # week 6: the fork's capstone/data.txt
+    on_gpu: bool = False
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the runner inside the sandbox is told (job.json), besides the cells."""
+
+    probe_module: str  # grader/probes/<name>.py, run after the cells
+    iteration_cap: int  # top-level `for … in range(…)` loops are cut to this many steps
+    hyperparams: Mapping[str, object] = field(default_factory=dict)  # pinned: int/float/str/bool
+    # part -> names: the namespace is frozen after the first cell where all of them exist,
+    # and probes of that part see it
+    snapshots: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [k for k, v in self.hyperparams.items() if not isinstance(v, HyperValue)]
+        if bad:
+            raise TypeError(f"hyper-parameters must be plain numbers or strings: {bad}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The job.json fields."""
+        return {"probe_module": self.probe_module, "iteration_cap": self.iteration_cap,
+                "hyperparams": dict(self.hyperparams),
+                "snapshots": {k: list(v) for k, v in self.snapshots.items()}}
+
+    def probe_names(self) -> list[str]:
+        """The probes the runner calls, in order (their result files are all collect reads)."""
+        mod = importlib.import_module(f"grader.probes.{self.probe_module}")
+        return list(mod.PROBES)
+
+
+def _no_benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:
+    return []
+
+
+def _no_extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Week:
+    """A week's autograder: what the job gets, what only the grader holds, and the checks."""
+
+    week: int
+    title: str
+    limits: Limits
+    job: JobSpec
+    make_inputs: Callable[[InputRequest], Inputs]
+    checks: Sequence[CheckSpec]  # every check (week 6: the union over tracks)
+    # the checks that apply to this submission (points sum to 100); default: all of them
+    checks_for: Callable[[Ctx], Sequence[CheckSpec]] | None = None
+    # week 6: a trusted job paired with the student's (gets only the sandbox inputs)
+    pair: Callable[[Arrays, Runtime, Path], Pairing] | None = None
+    benchmarks: Callable[[Ctx, list[CheckResult]], list[dict[str, Any]]] = _no_benchmarks
+    extras: Callable[[Ctx, list[CheckResult]], dict[str, Any]] = _no_extras
+
+    def select(self, ctx: Ctx) -> list[CheckSpec]:
+        """The checks to run on this submission."""
+        return list(self.checks_for(ctx) if self.checks_for else self.checks)
+
+
+def sandbox_only(make: Callable[[np.random.Generator, Path], Arrays]
+                 ) -> Callable[[InputRequest], Inputs]:
+    """make_inputs for a week whose every input is given to the job."""
+    return lambda req: Inputs(sandbox=make(req.rng, req.data_dir))
+
+
+def get(week: int) -> Week:
+    """The trusted declaration of a week."""
     if week not in WEEKS:
         raise KeyError(f"week {week} has no autograder yet")
-    return importlib.import_module(f"grader.weeks.week{week}")
+    spec = importlib.import_module(f"grader.weeks.week{week}").WEEK_SPEC
+    if not isinstance(spec, Week):
+        raise TypeError(f"grader.weeks.week{week}.WEEK_SPEC is not a Week")
+    return spec
 
 
-def probes(week: int) -> ModuleType:
+def probes(week: int) -> Any:
     """The (untrusted-side) probe module of a week, imported here only to list names."""
-    return importlib.import_module(f"grader.probes.week{week}")
+    return importlib.import_module(f"grader.probes.{get(week).job.probe_module}")

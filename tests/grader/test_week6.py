@@ -16,6 +16,7 @@ from grader.capstone import architect as A
 from grader.capstone import inspector as I
 from grader.capstone import measure, trusted
 from grader.capstone import specialist as S
+from grader.checks import Runtime
 from grader.report import STATUS_GRADED, GradeReport
 from grader.weeks import week6
 
@@ -238,7 +239,7 @@ def test_missing_track_scores_0_naming_capstone_track(data_dir: Path) -> None:
 
 def _vanilla_vs_vanilla(inputs: dict[str, np.ndarray], data_dir: Path) -> list[float]:
     """The trusted baseline paired with itself through two sandboxed jobs: per-seed ratios."""
-    rt = {"backend": "bwrap", "gpu": [], "limits": week6.LIMITS}
+    rt = Runtime(limits=week6.LIMITS)
     p = trusted.pair(inputs, rt, data_dir)
     a = trusted.run_vanilla(inputs, rt, data_dir, p.student)
     base = p.baseline()
