@@ -11,7 +11,7 @@ whole report becomes "autograder failed".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -130,7 +130,7 @@ class Ctx:
     outputs: dict[str, dict[str, np.ndarray]]
     errors: dict[str, str]  # probe -> why it produced nothing
     data_dir: Any = None  # the course data directory (a Path)
-    trusted: dict[str, np.ndarray] = field(default_factory=dict)
+    trusted: Mapping[str, Any] = field(default_factory=dict)
     runtime: Runtime = field(default_factory=Runtime)
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
 

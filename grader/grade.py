@@ -63,8 +63,7 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
     limits = runtime.limits
     with tempfile.TemporaryDirectory(prefix="zg-job-") as tmp:
         job = sandbox.Job(Path(tmp))
-        token = prepare_job(job, source.cells, wk.job, inputs.sandbox, data_dir,
-                            source.extra_files)
+        token = prepare_job(job, source.cells, wk.job, inputs, data_dir, source.extra_files)
         t1 = time.perf_counter()
         # week 6: the student's benchmark steps take turns with a trusted baseline job
         paired = wk.pair(inputs.sandbox, runtime, data_dir) if wk.pair else None
@@ -105,9 +104,10 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
 
 
 def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
-                inputs: dict[str, np.ndarray], data_dir: Path,
+                inputs: weeks.Inputs, data_dir: Path,
                 extra_files: Mapping[str, bytes] | None = None) -> str:
-    """Lay out runner/ (code, job.json, inputs.npz) and work/ (course data, extra files).
+    """Lay out runner/ (code, job.json, inputs.npz) and work/ (the course data and the fork's
+    extra files, or exactly inputs.files when the week sets them).
 
     Returns the job's fresh token: its completion record must carry it (see collect).
     """
@@ -121,18 +121,25 @@ def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
                     ignore=shutil.ignore_patterns("__pycache__"))
     token = secrets.token_hex(16)
     (job.runner / "job.json").write_text(json.dumps(
-        {"cells": list(cells), "token": token, **spec.to_json()}))
-    np.savez(job.runner / "inputs.npz", **inputs)  # type: ignore[arg-type]
+        {"cells": list(cells), "token": token, **spec.to_json(inputs.pins)}))
+    np.savez(job.runner / "inputs.npz", **inputs.sandbox)  # type: ignore[arg-type]
+    if inputs.files is not None:  # week 6: the corpora minus the held-out text, nothing else
+        _write_files(job.work, inputs.files)
+        return token
     for src, dst in DATA_FILES.items():
         if not (data_dir / src).is_file():  # the grader's fault, never the student's 0
             raise FileNotFoundError(f"course data {src} missing in {data_dir} "
                                     "(run `zerograd data fetch`)")
         shutil.copyfile(data_dir / src, job.work / dst)
-    for rel, data in (extra_files or {}).items():  # fixed names (source.EXTRA_FILES), e.g.
-        extra = job.work / rel  # capstone/data.txt, readable at that relative path
-        extra.parent.mkdir(parents=True, exist_ok=True)
-        extra.write_bytes(data)
-    return token
+    _write_files(job.work, extra_files or {})  # fixed names (source.EXTRA_FILES), e.g.
+    return token  # capstone/data.txt, readable at that relative path
+
+
+def _write_files(work: Path, files: Mapping[str, bytes]) -> None:
+    for rel, data in files.items():
+        dst = work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
 
 
 def collect(out: Path, probe_names: list[str], res: sandbox.SandboxResult,

@@ -96,9 +96,12 @@ def _rewrite_body(body: list[ast.stmt], pins: Mapping[str, Any], m: Markers,
 
 
 def _pin(name: str, value: Any) -> ast.stmt:
-    literal = ast.parse(repr(value), mode="eval").body  # ints, floats, str, bool, None
-    if not isinstance(literal, ast.Constant | ast.UnaryOp):
-        raise ValueError(f"hyper-parameter {name} must be a plain number or string")
+    literal = ast.parse(repr(value), mode="eval").body  # numbers, str, bool, str lists
+    plain = isinstance(literal, ast.Constant | ast.UnaryOp) or (
+        isinstance(literal, ast.List | ast.Tuple)
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in literal.elts))
+    if not plain:
+        raise ValueError(f"hyper-parameter {name} must be a plain number, string or string list")
     return ast.Assign([ast.Name(name, ast.Store())], literal, lineno=0)
 
 

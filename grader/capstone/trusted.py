@@ -24,7 +24,7 @@ import numpy as np
 from grader import grade, sandbox
 from grader.checks import Runtime
 from grader.turns import ProgressChannel, Referee, shared_cpu
-from grader.weeks import JobSpec
+from grader.weeks import Inputs, JobSpec
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "gpt.py"
 
@@ -45,7 +45,7 @@ def run_vanilla(inputs: dict[str, np.ndarray], runtime: Runtime, data_dir: Path,
     """Train the reference GPT through the sandboxed, gated loop; never raises."""
     with tempfile.TemporaryDirectory(prefix="zg-vanilla-") as tmp:
         job = sandbox.Job(Path(tmp))
-        token = grade.prepare_job(job, (), VANILLA_JOB, inputs, data_dir)
+        token = grade.prepare_job(job, (), VANILLA_JOB, Inputs(sandbox=inputs), data_dir)
         shutil.copyfile(REFERENCE, job.runner / "zgprobes" / "refgpt.py")
         res = sandbox.run(job, grade.runner_argv(), runtime.limits, runtime.backend,
                           list(runtime.gpu), progress=chan)

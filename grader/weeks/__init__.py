@@ -1,9 +1,11 @@
 """Week registry and the one interface a week declares (`WEEK_SPEC = Week(...)` in weekN.py).
 
 The boundary, by type: the student's process ever touches only `JobSpec` (written to
-job.json: probe module, loop cap, pinned hyper-parameters, snapshot names), the cells, and
-`Inputs.sandbox` (inputs.npz). `Inputs.trusted` and every check stay in the grader's process;
-checks read the job's results only as claims (`grader.checks.Ctx.outputs`).
+job.json: probe module, loop cap, pinned hyper-parameters, snapshot names), the cells,
+`Inputs.sandbox` (inputs.npz), `Inputs.pins` (this submission's pinned values, e.g. week 2's
+fresh `words`) and `Inputs.files` (when set, the job's whole working folder: week 6 gives the
+corpora minus the held-out text). `Inputs.trusted` and every check stay in the grader's
+process; checks read the job's results only as claims (`grader.checks.Ctx.outputs`).
 
 Probes (what the sandbox calls) live in grader/probes/<JobSpec.probe_module>.py:
 PROBES = {name: (part, fn)}, fn(namespace, inputs) -> dict[str, array-like]. They import only
@@ -34,17 +36,29 @@ Arrays = dict[str, "np.ndarray"]
 HyperValue = int | float | str | bool
 
 
+def is_hyper_value(v: object) -> bool:
+    """A value a pin can hold as a literal: a plain number or string, or a list of strings."""
+    if isinstance(v, list | tuple):
+        return all(isinstance(x, str) for x in v)
+    return isinstance(v, HyperValue)
+
+
 @dataclass(frozen=True)
 class Inputs:
     """One grading's grader-chosen inputs, split by who may read them."""
 
     sandbox: Arrays  # inputs.npz: the only inputs the student's process ever gets
-    trusted: Arrays = field(default_factory=dict)  # checks only (held-out targets, answers)
+    trusted: Mapping[str, Any] = field(default_factory=dict)  # checks only (targets, flags)
+    pins: Mapping[str, object] = field(default_factory=dict)  # this job's pinned globals
+    files: Mapping[str, bytes] | None = None  # the job's work/ folder; None: the course data
 
     def __post_init__(self) -> None:
         both = set(self.sandbox) & set(self.trusted)
         if both:
             raise ValueError(f"inputs both sandboxed and trusted: {sorted(both)}")
+        bad = [k for k, v in self.pins.items() if not is_hyper_value(v)]
+        if bad:
+            raise TypeError(f"pins must be plain numbers, strings or string lists: {bad}")
 
 
 @dataclass(frozen=True)
@@ -69,14 +83,14 @@ class JobSpec:
     snapshots: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        bad = [k for k, v in self.hyperparams.items() if not isinstance(v, HyperValue)]
+        bad = [k for k, v in self.hyperparams.items() if not is_hyper_value(v)]
         if bad:
             raise TypeError(f"hyper-parameters must be plain numbers or strings: {bad}")
 
-    def to_json(self) -> dict[str, Any]:
-        """The job.json fields."""
+    def to_json(self, pins: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """The job.json fields (pins: this submission's values, over the week's own)."""
         return {"probe_module": self.probe_module, "iteration_cap": self.iteration_cap,
-                "hyperparams": dict(self.hyperparams),
+                "hyperparams": {**self.hyperparams, **(pins or {})},
                 "snapshots": {k: list(v) for k, v in self.snapshots.items()}}
 
     def probe_names(self) -> list[str]:

@@ -38,7 +38,7 @@ from reference import bigram
 WEEK = 2
 TITLE = "bigrams (makemore part 1)"
 ITERATION_CAP = 20
-HYPERPARAMS: dict = {}  # {"words": the fresh word list}, set per submission by make_inputs
+HYPERPARAMS: dict = {}  # the fresh word list is pinned per submission (Inputs.pins["words"])
 SNAPSHOTS = {"init": ["W", "loss"]}
 LIMITS = Limits(wall_s=60, memory_mb=2048)
 N_SAMPLES = 500
@@ -47,9 +47,9 @@ V = len(bigram.SYMBOLS)
 
 
 def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:
-    """A fresh word list (pinned as the notebook's `words`) and sampling seed per submission."""
+    """A fresh word list (pinned as the notebook's `words`, see _job_inputs) and sampling seed
+    per submission."""
     words = week2_words.make(rng, Path(data_dir))
-    HYPERPARAMS["words"] = words  # read by grade.prepare_job right after this call
     return {"words": week2_words.encode(words),
             "sample_seed": np.array([int(rng.integers(1, 2**31 - 1))], dtype=np.int64),
             "n_samples": np.array([N_SAMPLES], dtype=np.int64)}
@@ -274,9 +274,17 @@ CHECKS = [
 ]
 
 
-from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside WEEK_SPEC)
+
+from grader.weeks import InputRequest, Inputs, JobSpec, Week  # noqa: E402 (beside WEEK_SPEC)
+
+
+def _job_inputs(req: InputRequest) -> Inputs:
+    """The arrays, and this submission's word list pinned as the notebook's `words`."""
+    arrays = make_inputs(req.rng, req.data_dir)
+    return Inputs(sandbox=arrays, pins={"words": week2_words.decode(arrays["words"])})
+
 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
     week=WEEK, title=TITLE, limits=LIMITS,
     job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS),
-    make_inputs=sandbox_only(make_inputs), checks=CHECKS)
+    make_inputs=_job_inputs, checks=CHECKS)

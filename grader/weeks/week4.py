@@ -61,7 +61,7 @@ LAYER_NAMES = ["Embedding", *["FlattenConsecutive", "Linear", "BatchNorm1d", "Ta
 
 
 def make_job_inputs(rng: np.random.Generator, data_dir, source, on_gpu: bool
-                    ) -> dict[str, np.ndarray]:
+                    ) -> wb.JobInputs:
     """make_inputs plus Exercise 1's re-run (seed and the student's statements)."""
     return wb.make_job_inputs(make_inputs(rng, data_dir), rng, source.cells)
 
@@ -222,7 +222,7 @@ def _group(names: tuple[str, ...]):
             (fails if kind == "fail" else inherited if kind == "inherited" else []).append(msg)
         report = "\n".join(lines + inherited)
         if fails:
-            note = wb.staff_note(ctx.inputs)
+            note = wb.staff_note(ctx.trusted)
             extra = {"staff_note": note} if note else {}
             raise CheckFailed("\n".join(fails) + ("\n" + report if report else ""), **extra)
         return report
@@ -367,9 +367,16 @@ CHECKS = [
 ]
 
 
-from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside WEEK_SPEC)
+from grader.weeks import InputRequest, Inputs, JobSpec, Week  # noqa: E402 (beside WEEK_SPEC)
+
+
+def _job_inputs(req: InputRequest) -> Inputs:
+    """The sandbox's arrays (with Exercise 1's re-run) and the staff flags, kept back."""
+    ji = make_job_inputs(req.rng, req.data_dir, req.source, req.on_gpu)
+    return Inputs(sandbox=dict(ji), trusted=ji.trusted)
+
 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
     week=WEEK, title=TITLE, limits=LIMITS,
     job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS),
-    make_inputs=sandbox_only(make_inputs), checks=CHECKS)
+    make_inputs=_job_inputs, checks=CHECKS)

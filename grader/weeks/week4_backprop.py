@@ -17,6 +17,7 @@ Three defences, all decided here in the trusted process:
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,9 +149,9 @@ def make_job_inputs(arrays: dict[str, np.ndarray], rng: np.random.Generator,
     return JobInputs(arrays, {"grad_copies": ex.flags})
 
 
-def staff_note(inputs: dict[str, np.ndarray]) -> str | None:
+def staff_note(trusted: Mapping[str, Any]) -> str | None:
     """The static flag for the staff, if any line assigns a d* gradient from `.grad`."""
-    flags = getattr(inputs, "trusted", {}).get("grad_copies", [])
+    flags = trusted.get("grad_copies", [])
     if not flags:
         return None
     return ("gradient copied from autograd's .grad (not allowed in Exercise 1): "

@@ -44,7 +44,7 @@ def test_inputs_are_split_and_only_the_sandbox_part_enters_the_job(
     assert isinstance(inputs, weeks.Inputs)
     assert not set(inputs.sandbox) & set(inputs.trusted)
     job = grade.sandbox.Job(tmp_path)
-    grade.prepare_job(job, ("x = 1",), wk.job, inputs.sandbox, data_dir)
+    grade.prepare_job(job, ("x = 1",), wk.job, inputs, data_dir)
     with np.load(job.runner / "inputs.npz") as f:
         assert set(f.files) == set(inputs.sandbox)
 
@@ -53,7 +53,7 @@ def test_trusted_inputs_never_reach_the_job(tmp_path: Path, data_dir: Path) -> N
     key, value = f"held_out_{uuid.uuid4().hex}", np.random.default_rng().random(4)
     secret = weeks.Inputs(sandbox={"x": np.arange(3)}, trusted={key: value})
     job = grade.sandbox.Job(tmp_path)
-    grade.prepare_job(job, ("x = 1",), weeks.JobSpec("week1", 1), secret.sandbox, data_dir)
+    grade.prepare_job(job, ("x = 1",), weeks.JobSpec("week1", 1), secret, data_dir)
     blob = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert value.tobytes() not in blob and key.encode() not in blob
     with pytest.raises(ValueError, match="both"):

@@ -110,7 +110,7 @@ def test_rebinding_the_cap_does_not_undo_it(data_dir: Path) -> None:
 def _run_job(tmp_path: Path, cells: list[str], spec: weeks.JobSpec, data_dir: Path
              ) -> tuple[sandbox.SandboxResult, dict]:
     job = sandbox.Job(tmp_path)
-    token = grade.prepare_job(job, cells, spec, {}, data_dir)
+    token = grade.prepare_job(job, cells, spec, weeks.Inputs(sandbox={}), data_dir)
     lim = sandbox.Limits(wall_s=20, memory_mb=1024)
     res = sandbox.run(job, grade.runner_argv(), lim, "bwrap", [])
     status, _, _ = grade.collect(job.out, [], res, lim, token)
