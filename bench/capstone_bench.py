@@ -51,9 +51,11 @@ class ThreadSide(Channel):
         self.turns = threading.Semaphore(0)
         self.closed = False
         self.out: dict[str, torch.Tensor] = {}
+        self.what = b"g"
 
-    def go(self) -> float:
+    def go(self, what: bytes = b"g") -> float:
         t = time.monotonic()
+        self.what = what
         self.turns.release()
         return t
 
@@ -70,10 +72,11 @@ class ThreadSide(Channel):
     def _write(self, text: str) -> None:
         self.arrivals.put((time.monotonic(), text))
 
-    def wait(self) -> None:
+    def wait(self, run: int, step: int) -> bytes:
         self.turns.acquire()
         if self.closed:
             raise RuntimeError("the referee ended the benchmark")
+        return self.what
 
     def train(self, cfg: VariantConfig, inputs: dict[str, np.ndarray]) -> threading.Thread:
         """Start training in a thread; it says when it has ended."""
@@ -93,7 +96,7 @@ def config(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> VariantConf
                          dropout=0.0, **flags)
 
 
-def paired(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> Figures:
+def paired(inputs: capinputs.JobInputs, flags: dict[str, bool]) -> Figures:
     """One refereed run of a variant against vanilla: per-seed tokens/s, ratio, val loss."""
     steps, B = inputs["b_train_x"].shape[:2]
     T, R, warm = int(inputs["cfg"][1]), len(inputs["b_seeds"]), int(inputs["b_warmup"][0])
@@ -106,7 +109,7 @@ def paired(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> Figures:
         raise RuntimeError(str(ref.violation))
     mine, van = (measure.run_stats(measure.step_times(ref.durations[k], R, steps), warm, B * T)
                  for k in ("a", "b"))
-    y = torch.from_numpy(inputs["b_val_y"])
+    y = torch.from_numpy(capinputs.hidden(inputs, "b_val_y"))
     val = [cross_entropy(lg, y) for lg in a.out["val_logits"]]
     return ([s.tokens_per_s for s in mine],
             [x.tokens_per_s / v.tokens_per_s for x, v in zip(mine, van, strict=True)], val)

@@ -6,12 +6,11 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
-from grader.capstone import measure, trusted
+from grader.capstone import measure, trusted, verify
+from grader.capstone.inputs import hidden
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect
 from grader.probes.capstone_common import PROP_TOL, rope_errors, swiglu_error
-from reference.capstone import cross_entropy
 from reference.gpt import GPTConfig, GPTLanguageModel
 from reference.gpt_variants import (
     GPTVariant,
@@ -113,21 +112,44 @@ def sw_shape(ctx: Ctx) -> str:
     return f"hidden size {H}; {n:,} parameters"
 
 
-def _losses(ctx: Ctx, out: dict[str, np.ndarray], who: str) -> list[float]:
-    """Held-out loss per seed, computed here from the returned logits."""
-    V, T = _cfg(ctx)[:2]
-    y = ctx.inputs["b_val_y"]
-    logits = as_float(out["val_logits"], f"{who} logits")
-    want = (len(ctx.inputs["b_seeds"]), *y.shape, V)
-    expect(logits.shape == want, f"{who}: logits on the held-out windows have shape "
-                                 f"{logits.shape}, expected {want}")
-    expect(bool(np.all(np.isfinite(logits))), f"{who} returned NaN or infinite logits on the "
-                                               "grader's held-out tokens: no benchmark")
-    return [cross_entropy(torch.from_numpy(lg), torch.from_numpy(y)) for lg in logits]
+def _losses(ctx: Ctx, out: dict[str, np.ndarray], who: str, key: str = "val_logits"
+            ) -> list[float]:
+    """Held-out loss per seed (or probe), computed here from the returned logits and the
+    targets only the trusted side holds."""
+    got = as_float(out[key], f"{who} logits")
+    n = len(ctx.inputs["b_seeds"])
+    expect(len(got) == n, f"{who}: {len(got)} sets of held-out logits, expected {n} (one per "
+                          "seed)")
+    return verify.heldout_losses(got, hidden(ctx.inputs, "b_val_y"), _cfg(ctx)[0], who)
+
+
+def _vanilla_val(ctx: Ctx) -> float | None:
+    """The baseline's mean held-out loss, when it ran."""
+    base = ctx.cache["runtime"]["paired"].baseline()
+    if base is None or base.error or "val_logits" not in base.outputs:
+        return None
+    return measure.mean_std(_losses(ctx, base.outputs, "the vanilla reference"))[0]
+
+
+def step_points(ctx: Ctx, losses: list[float]) -> str:
+    """The committed step losses agree with the held-out losses computed here at the probe
+    the referee picked in each run and at the end of each run."""
+    ref: Any = ctx.cache["runtime"]["paired"].referee
+    R, S = len(ctx.inputs["b_seeds"]), int(ctx.inputs["b_train_x"].shape[0])
+    out = ctx.out("bench")
+    loss = verify.committed(ref.losses["a"], R, S, "your benchmark")
+    at = np.asarray(out["probe_at"]).reshape(-1, 2).tolist()
+    expect(at == [[r, s] for r, s in enumerate(ref.probes)],
+           f"your benchmark answered held-out probes at {at}, the grader asked at "
+           f"{list(enumerate(ref.probes))}")
+    probes = _losses(ctx, out, "your model", "probe_logits")
+    points = [(r, s, ce) for r, (s, ce) in enumerate(zip(ref.probes, probes, strict=True))]
+    return verify.check_step_losses(loss, points + [(r, S - 1, ce) for r, ce in
+                                                    enumerate(losses)], "your benchmark")
 
 
 def learns(ctx: Ctx) -> str:
-    """Held-out loss after the fixed budget clearly below ln(vocab)."""
+    """Held-out loss after the fixed budget clearly below ln(vocab), learnt in the steps."""
     V = _cfg(ctx)[0]
     _gate(ctx)
     losses = _losses(ctx, ctx.out("bench"), "your model")
@@ -135,7 +157,15 @@ def learns(ctx: Ctx) -> str:
     expect(m < math.log(V) - LEARN_DROP,
            f"after {ctx.inputs['b_train_x'].shape[0]} steps the held-out loss is {m:.4f}, "
            f"expected below ln({V}) − {LEARN_DROP} = {math.log(V) - LEARN_DROP:.4f}")
-    return f"held-out loss {m:.4f} ± {s:.4f} over {len(losses)} seeds"
+    if ctx.cache["runtime"]["paired"].referee.engaged:  # the steps were refereed
+        steps = step_points(ctx, losses)
+        van = _vanilla_val(ctx)
+        if van is not None:
+            verify.check_plausible(m, van)
+    else:
+        raise CheckFailed("not judged: the grader's training loop never reported its first "
+                          "step on the timing channel (was it replaced or bypassed?)")
+    return f"held-out loss {m:.4f} ± {s:.4f} over {len(losses)} seeds; {steps}"
 
 
 def _gate(ctx: Ctx) -> None:
@@ -188,22 +218,34 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
         raise CheckFailed("no benchmark: the grader's training loop never reported its first "
                           "step on the timing channel (was it replaced or bypassed?)")
     if base is None or base.error or ref.violation is not None:
-        raise RuntimeError(f"vanilla baseline failed: {ref.violation or ''} "
-                           f"{base.error if base else 'it never ran'}")
+        why = f"{ref.violation or ''} {base.error if base else 'it never ran'}".strip()
+        raise CheckFailed(
+            "no benchmark: the vanilla baseline failed while your benchmark was running. It "
+            "starts only once yours has begun and shares its machine, so this counts as your "
+            "benchmark failing (does your notebook hold memory, GPU memory or processes?)",
+            baseline_error=why[-2000:])
     mine, van_t = (measure.step_times(ref.durations[k], R, steps) for k in ("a", "b"))
     van_val = _losses(ctx, base.outputs, "the vanilla reference")
+    verify.check_untimed(ref.untimed["a"], ref.untimed["b"], van_t[:, warm:])
     dev = bytes(np.asarray(base.outputs["device_name"], np.uint8)).decode("ascii", "replace")
     a, b = measure.run_stats(mine, warm, B * T), measure.run_stats(van_t, warm, B * T)
     ratio = [x.tokens_per_s / y.tokens_per_s for x, y in zip(a, b, strict=True)]
+    busy_a, busy_b = ref.busy["a"], ref.busy["b"]
+    whole = sum(busy_b) / sum(busy_a)
+    verify.check_whole_run(measure.mean_std(ratio)[0], whole)
+    step_points(ctx, val)
+    verify.check_plausible(measure.mean_std(val)[0], measure.mean_std(van_val)[0])
     f_var, f_van = _flops(ctx)
     return {"device": dev, "seeds": [int(s) for s in seeds], "ratio": ratio,
-            "variant": _side(a, val, f_var, dev), "vanilla": _side(b, van_val, f_van, dev)}
+            "whole_ratio": [y / x for x, y in zip(busy_a, busy_b, strict=True)],
+            "variant": _side(a, val, f_var, dev, busy_a), "vanilla": _side(b, van_val, f_van, dev, busy_b)}
 
 
-def _side(stats: list[measure.RunStats], val: list[float], flops: int, dev: str
-          ) -> dict[str, list[float]]:
+def _side(stats: list[measure.RunStats], val: list[float], flops: int, dev: str,
+          run_s: list[float]) -> dict[str, list[float]]:
     out = {"tokens_per_s": [s.tokens_per_s for s in stats],
-           "ms_per_iter": [s.ms_per_iter for s in stats], "val_loss": val}
+           "ms_per_iter": [s.ms_per_iter for s in stats], "val_loss": val,
+           "run_s": run_s}
     m = [measure.mfu(flops, s.tokens_per_s, dev) for s in stats]
     if all(x is not None for x in m):
         out["mfu"] = [float(x) for x in m if x is not None]

@@ -60,6 +60,8 @@ def run_vanilla(inputs: dict[str, np.ndarray], runtime: dict[str, Any], data_dir
         spec["probe_module"] = "capstone_vanilla"
         (job.runner / "job.json").write_text(json.dumps(spec))
         shutil.copyfile(REFERENCE, job.runner / "zgprobes" / "refgpt.py")
+        for f in job.work.iterdir():  # the baseline reads no data files
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
         argv = [os.path.realpath(sys.executable), "-I", "-S", "/zg/runner/runner.py", "/zg/out"]
         res = sandbox.run(job, argv, limits, runtime["backend"], runtime["gpu"], progress=chan)
         _, outputs, errors = grade.collect(job.out, ["bench"], res, limits)

@@ -85,7 +85,8 @@ def _row(track: str, metric: str, value: float, unit: str, device: str,
             "device": device, "seed": seed}
 
 
-UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction"}
+UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction",
+         "run_s": "s"}  # run_s: the whole run (every turn: build, steps, probe, held-out logits)
 
 
 def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
@@ -93,7 +94,8 @@ def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
     dev = r["device"]
     series = [(prefix + metric, UNITS[metric], values) for side, prefix in
               (("variant", ""), ("vanilla", "vanilla_")) for metric, values in r[side].items()]
-    for metric, unit, values in [*series, ("speed_ratio", "x", r["ratio"])]:
+    for metric, unit, values in [*series, ("speed_ratio", "x", r["ratio"]),
+                                 ("whole_run_ratio", "x", r["whole_ratio"])]:
         m, s = mean_std(values)  # per seed, then mean and std (the leaderboard uses the seeds)
         rows += [_row("architect", metric, v, unit, dev, seed)
                  for v, seed in zip(values, r["seeds"], strict=True)]
