@@ -238,7 +238,8 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
     f_var, f_van = _flops(ctx)
     return {"device": dev, "seeds": [int(s) for s in seeds], "ratio": ratio,
             "whole_ratio": [y / x for x, y in zip(busy_a, busy_b, strict=True)],
-            "variant": _side(a, val, f_var, dev, busy_a), "vanilla": _side(b, van_val, f_van, dev, busy_b)}
+            "variant": _side(a, val, f_var, dev, busy_a),
+            "vanilla": _side(b, van_val, f_van, dev, busy_b)}
 
 
 def _side(stats: list[measure.RunStats], val: list[float], flops: int, dev: str,

@@ -20,8 +20,8 @@ from reference.capstone import cross_entropy
 LOSS_TOL = 0.75  # nats: |mean committed step loss next to a probe − held-out loss there|
 NEAR = 3  # committed steps averaged next to a probe
 UNTIMED_FACTOR = 4.0  # an untimed turn may take this x the baseline's same turn ...
-UNTIMED_STEPS = 2.0  # ... plus this many of the baseline's median step times
-WHOLE_RUN_GAIN = 1.25  # timed-step speed ratio / whole-run speed ratio above this: hidden work
+UNTIMED_STEPS = 5.0  # ... plus this many of the baseline's median step times (gross deferral)
+WHOLE_RUN_GAIN = 1.15  # timed-step speed ratio / whole-run speed ratio above this: hidden work
 IMPLAUSIBLE = 1.0  # nats below the vanilla baseline's held-out loss on the same budget
 SAMPLE_Z = 5.0  # sampling-consistency z-score limit
 
