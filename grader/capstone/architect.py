@@ -123,18 +123,18 @@ def _losses(ctx: Ctx, out: dict[str, np.ndarray], who: str, key: str = "val_logi
     return verify.heldout_losses(got, hidden(ctx.inputs, "b_val_y"), _cfg(ctx)[0], who)
 
 
-def _vanilla_val(ctx: Ctx) -> float | None:
-    """The baseline's mean held-out loss, when it ran."""
-    base = ctx.cache["runtime"]["paired"].baseline()
-    if base is None or base.error or "val_logits" not in base.outputs:
-        return None
-    return measure.mean_std(_losses(ctx, base.outputs, "the vanilla reference"))[0]
+def _baseline(ctx: Ctx) -> trusted.Baseline | None:
+    """The vanilla job's result when it ran through (None otherwise)."""
+    paired: trusted.Pairing = ctx.cache["runtime"]["paired"]
+    base = paired.baseline()
+    ok = base is not None and not base.error and paired.referee.violation is None
+    return base if ok else None
 
 
 def step_points(ctx: Ctx, losses: list[float]) -> str:
     """The committed step losses agree with the held-out losses computed here at the probe
     the referee picked in each run and at the end of each run."""
-    ref: Any = ctx.cache["runtime"]["paired"].referee
+    ref = ctx.cache["runtime"]["paired"].referee
     R, S = len(ctx.inputs["b_seeds"]), int(ctx.inputs["b_train_x"].shape[0])
     out = ctx.out("bench")
     loss = verify.committed(ref.losses["a"], R, S, "your benchmark")
@@ -148,6 +148,28 @@ def step_points(ctx: Ctx, losses: list[float]) -> str:
                                                     enumerate(losses)], "your benchmark")
 
 
+def learnt_in_steps(ctx: Ctx, losses: list[float]) -> str:
+    """The learning happened in the refereed steps: committed step losses agree with the
+    held-out probes; untimed turns within the baseline's bound; held-out loss plausible."""
+    ref = ctx.cache["runtime"]["paired"].referee
+    if not ref.engaged:
+        raise CheckFailed("not judged: the grader's training loop never reported its first "
+                          "step on the timing channel (was it replaced or bypassed?)")
+    if ref.violation is not None and ref.violation.side == "a":
+        raise CheckFailed(f"not judged: {ref.violation}")
+    base = _baseline(ctx)
+    if base is not None:  # without it, the benchmark check fails and says why
+        warm = int(ctx.inputs["b_warmup"][0])
+        van_t = measure.step_times(ref.durations["b"], len(losses),
+                                   int(ctx.inputs["b_train_x"].shape[0]))
+        verify.check_untimed(ref.untimed["a"], ref.untimed["b"], van_t[:, warm:])
+    line = step_points(ctx, losses)
+    if base is not None:
+        van = _losses(ctx, base.outputs, "the vanilla reference")
+        verify.check_plausible(measure.mean_std(losses)[0], measure.mean_std(van)[0])
+    return line
+
+
 def learns(ctx: Ctx) -> str:
     """Held-out loss after the fixed budget clearly below ln(vocab), learnt in the steps."""
     V = _cfg(ctx)[0]
@@ -157,14 +179,7 @@ def learns(ctx: Ctx) -> str:
     expect(m < math.log(V) - LEARN_DROP,
            f"after {ctx.inputs['b_train_x'].shape[0]} steps the held-out loss is {m:.4f}, "
            f"expected below ln({V}) − {LEARN_DROP} = {math.log(V) - LEARN_DROP:.4f}")
-    if ctx.cache["runtime"]["paired"].referee.engaged:  # the steps were refereed
-        steps = step_points(ctx, losses)
-        van = _vanilla_val(ctx)
-        if van is not None:
-            verify.check_plausible(m, van)
-    else:
-        raise CheckFailed("not judged: the grader's training loop never reported its first "
-                          "step on the timing channel (was it replaced or bypassed?)")
+    steps = ctx.memo("learnt", lambda: learnt_in_steps(ctx, losses))
     return f"held-out loss {m:.4f} ± {s:.4f} over {len(losses)} seeds; {steps}"
 
 
@@ -217,24 +232,21 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
     if not ref.engaged:
         raise CheckFailed("no benchmark: the grader's training loop never reported its first "
                           "step on the timing channel (was it replaced or bypassed?)")
-    if base is None or base.error or ref.violation is not None:
+    if base is None or _baseline(ctx) is None:
         why = f"{ref.violation or ''} {base.error if base else 'it never ran'}".strip()
         raise CheckFailed(
             "no benchmark: the vanilla baseline failed while your benchmark was running. It "
             "starts only once yours has begun and shares its machine, so this counts as your "
             "benchmark failing (does your notebook hold memory, GPU memory or processes?)",
             baseline_error=why[-2000:])
+    ctx.memo("learnt", lambda: learnt_in_steps(ctx, val))
     mine, van_t = (measure.step_times(ref.durations[k], R, steps) for k in ("a", "b"))
     van_val = _losses(ctx, base.outputs, "the vanilla reference")
-    verify.check_untimed(ref.untimed["a"], ref.untimed["b"], van_t[:, warm:])
     dev = bytes(np.asarray(base.outputs["device_name"], np.uint8)).decode("ascii", "replace")
     a, b = measure.run_stats(mine, warm, B * T), measure.run_stats(van_t, warm, B * T)
     ratio = [x.tokens_per_s / y.tokens_per_s for x, y in zip(a, b, strict=True)]
     busy_a, busy_b = ref.busy["a"], ref.busy["b"]
-    whole = sum(busy_b) / sum(busy_a)
-    verify.check_whole_run(measure.mean_std(ratio)[0], whole)
-    step_points(ctx, val)
-    verify.check_plausible(measure.mean_std(val)[0], measure.mean_std(van_val)[0])
+    verify.check_whole_run(measure.mean_std(ratio)[0], sum(busy_b) / sum(busy_a))
     f_var, f_van = _flops(ctx)
     return {"device": dev, "seeds": [int(s) for s in seeds], "ratio": ratio,
             "whole_ratio": [y / x for x, y in zip(busy_a, busy_b, strict=True)],

@@ -70,8 +70,13 @@ def losses(ctx: Ctx) -> tuple[float, float]:
 
 
 def heldout(ctx: Ctx) -> str:
-    """Held-out cross-entropy below the add-one unigram baseline of the training split."""
+    """Held-out cross-entropy below the add-one unigram baseline of the training split, and
+    the model's own (its training losses at the end agree with it)."""
     ce, base = ctx.memo("spec.losses", lambda: losses(ctx))
+    steps = int(ctx.inputs["s_train_x"].shape[0])
+    loss = verify.committed(as_float(ctx.arr("specialist", "losses"), "losses").reshape(-1), 1,
+                            steps, "the training run")
+    verify.check_step_losses(loss, [(0, steps - 1, ce)], "the training run")
     expect(ce < base, f"held-out loss {ce:.4f} is not below the character-unigram baseline "
                       f"{base:.4f} (the grader's split of your corpus)")
     lnv = math.log(len(ctx.inputs["s_vocab"]))

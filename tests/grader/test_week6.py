@@ -157,7 +157,8 @@ NAN = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
 CHEATS = {
     "sleeps in forward": ([("import torch\n", "import time\nimport torch\n"), SLEEP], {A.BENCH},
                           "slower than the vanilla GPT"),
-    "forges step reports": ([FORGE], {A.BENCH}, "timing channel carried"),
+    # no refereed steps, so the training cannot be judged either (it ran outside any turn)
+    "forges step reports": ([FORGE], {A.LEARNS, A.BENCH}, "timing channel carried"),
     "NaN logits": ([NAN], {A.LEARNS, A.BENCH}, "NaN or infinite logits"),
 }
 
