@@ -59,12 +59,12 @@ def check_step_losses(loss: np.ndarray, points: list[tuple[int, int, float]], wh
         d = near(loss[run], step) - ce
         worst = max(worst, abs(d))
         expect(abs(d) <= LOSS_TOL,
-               f"{who}: the step losses reported around step {step + 1} of run {run} "
+               f"{who}: the step losses reported after step {step + 1} of run {run} "
                f"({near(loss[run], step):.3f}) disagree with the held-out loss the grader "
                f"computed from your model's logits at that point ({ce:.3f}; tolerance "
-               f"{LOSS_TOL}): the training loss must be the real loss of the steps as they run "
-               "(no benchmark for reported losses the model does not have, or for training "
-               "done outside the timed steps)", maxdiff=abs(d))
+               f"{LOSS_TOL}): the step losses must be the real losses of the steps as they "
+               "run; losses the model does not have, or training done outside the grader's "
+               "steps, earn nothing", maxdiff=abs(d))
     return f"step losses agree with {len(points)} held-out probes (max gap {worst:.3f} nats)"
 
 
@@ -76,7 +76,7 @@ def check_untimed(mine: list[tuple[float, str]], base: list[tuple[float, str]],
     for (d, what), (b, _) in zip(mine, base, strict=True):
         limit = UNTIMED_FACTOR * b + slack
         expect(d <= limit,
-               f"no benchmark: your job took {d * 1e3:.1f} ms in the untimed turn {what!r}, the "
+               f"your job took {d * 1e3:.1f} ms in the untimed turn {what!r}, the "
                f"vanilla baseline {b * 1e3:.1f} ms (limit {limit * 1e3:.1f} ms): work moved out "
                "of the timed steps (e.g. training while the held-out logits are computed) does "
                "not count", seconds=d, limit=limit)

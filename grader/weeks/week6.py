@@ -5,13 +5,16 @@ positions 0..T-1) and/or `SwiGLU(n_embd)` (nn.Linear w1, w3: n_embd -> hidden, w
 n_embd) and the variant `GPTLanguageModel()`; Inspector: `get_attention_maps(model, idx)`;
 Specialist: the fork's capstone/data.txt and `GPTLanguageModel()`.
 
-Trust: a step's time is taken here, from handing the job its turn to the arrival of the
-report the grader's training loop writes to a dedicated pipe (prints are never read); losses
-are computed here from logits on held-out tokens the grader chose; the vanilla baseline runs
-from trusted code in a separate sandbox job, step for step in turn with the student's job,
-which is frozen meanwhile (grader/capstone/trusted.py, grader/turns.py). Figures reach
-report.benchmarks only when the benchmark check (Architect) or the held-out check
-(Specialist) passed.
+Trust: the job's inputs and the trusted-only data are separate (capstone/inputs.JobInputs:
+held-out targets stay here; the job's data files lack the held-out text). A step's time is
+taken here, from handing the job its turn to the arrival of the report the grader's training
+loop writes to a dedicated pipe (prints are never read); losses are computed here from logits
+on held-out tokens the grader chose, and the step losses the job commits are checked against
+them (capstone/verify.py); untimed turns and the whole run are bounded by the baseline's. The
+vanilla baseline runs from trusted code in a separate sandbox job, step for step in turn with
+the student's job, which is frozen meanwhile (grader/capstone/trusted.py, grader/turns.py).
+Figures reach report.benchmarks only when the benchmark check (Architect) or the held-out
+check (Specialist) passed.
 """
 
 from __future__ import annotations
