@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from grader.capstone import measure, trusted, verify
-from grader.capstone.inputs import hidden
+from grader.capstone.learning import baseline, learnt_in_steps, losses_of
 from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect
 from grader.probes.capstone_common import PROP_TOL, rope_errors, swiglu_error
 from reference.gpt import GPTConfig, GPTLanguageModel
@@ -112,69 +112,11 @@ def sw_shape(ctx: Ctx) -> str:
     return f"hidden size {H}; {n:,} parameters"
 
 
-def _losses(ctx: Ctx, out: dict[str, np.ndarray], who: str, key: str = "val_logits"
-            ) -> list[float]:
-    """Held-out loss per seed (or probe), computed here from the returned logits and the
-    targets only the trusted side holds."""
-    got = as_float(out[key], f"{who} logits")
-    n = len(ctx.inputs["b_seeds"])
-    expect(len(got) == n, f"{who}: {len(got)} sets of held-out logits, expected {n} (one per "
-                          "seed)")
-    return verify.heldout_losses(got, hidden(ctx.inputs, "b_val_y"), _cfg(ctx)[0], who)
-
-
-def _baseline(ctx: Ctx) -> trusted.Baseline | None:
-    """The vanilla job's result when it ran through (None otherwise)."""
-    paired: trusted.Pairing = ctx.cache["runtime"]["paired"]
-    base = paired.baseline()
-    ok = base is not None and not base.error and paired.referee.violation is None
-    return base if ok else None
-
-
-def step_points(ctx: Ctx, losses: list[float]) -> str:
-    """The committed step losses agree with the held-out losses computed here at the probe
-    the referee picked in each run and at the end of each run."""
-    ref = ctx.cache["runtime"]["paired"].referee
-    R, S = len(ctx.inputs["b_seeds"]), int(ctx.inputs["b_train_x"].shape[0])
-    out = ctx.out("bench")
-    loss = verify.committed(ref.losses["a"], R, S, "your benchmark")
-    at = np.asarray(out["probe_at"]).reshape(-1, 2).tolist()
-    expect(at == [[r, s] for r, s in enumerate(ref.probes)],
-           f"your benchmark answered held-out probes at {at}, the grader asked at "
-           f"{list(enumerate(ref.probes))}")
-    probes = _losses(ctx, out, "your model", "probe_logits")
-    points = [(r, s, ce) for r, (s, ce) in enumerate(zip(ref.probes, probes, strict=True))]
-    return verify.check_step_losses(loss, points + [(r, S - 1, ce) for r, ce in
-                                                    enumerate(losses)], "your benchmark")
-
-
-def learnt_in_steps(ctx: Ctx, losses: list[float]) -> str:
-    """The learning happened in the refereed steps: committed step losses agree with the
-    held-out probes; untimed turns within the baseline's bound; held-out loss plausible."""
-    ref = ctx.cache["runtime"]["paired"].referee
-    if not ref.engaged:
-        raise CheckFailed("not judged: the grader's training loop never reported its first "
-                          "step on the timing channel (was it replaced or bypassed?)")
-    if ref.violation is not None and ref.violation.side == "a":
-        raise CheckFailed(f"not judged: {ref.violation}")
-    base = _baseline(ctx)
-    if base is not None:  # without it, the benchmark check fails and says why
-        warm = int(ctx.inputs["b_warmup"][0])
-        van_t = measure.step_times(ref.durations["b"], len(losses),
-                                   int(ctx.inputs["b_train_x"].shape[0]))
-        verify.check_untimed(ref.untimed["a"], ref.untimed["b"], van_t[:, warm:])
-    line = step_points(ctx, losses)
-    if base is not None:
-        van = _losses(ctx, base.outputs, "the vanilla reference")
-        verify.check_plausible(measure.mean_std(losses)[0], measure.mean_std(van)[0])
-    return line
-
-
 def learns(ctx: Ctx) -> str:
     """Held-out loss after the fixed budget clearly below ln(vocab), learnt in the steps."""
     V = _cfg(ctx)[0]
     _gate(ctx)
-    losses = _losses(ctx, ctx.out("bench"), "your model")
+    losses = losses_of(ctx, ctx.out("bench"), "your model")
     m, s = measure.mean_std(losses)
     expect(m < math.log(V) - LEARN_DROP,
            f"after {ctx.inputs['b_train_x'].shape[0]} steps the held-out loss is {m:.4f}, "
@@ -228,11 +170,11 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
     base, ref = paired.baseline(), paired.referee
     if ref.violation is not None and ref.violation.side == "a":
         raise CheckFailed(f"no benchmark: {ref.violation}")
-    val = _losses(ctx, ctx.out("bench"), "your model")
+    val = losses_of(ctx, ctx.out("bench"), "your model")
     if not ref.engaged:
         raise CheckFailed("no benchmark: the grader's training loop never reported its first "
                           "step on the timing channel (was it replaced or bypassed?)")
-    if base is None or _baseline(ctx) is None:
+    if base is None or baseline(ctx) is None:
         why = f"{ref.violation or ''} {base.error if base else 'it never ran'}".strip()
         raise CheckFailed(
             "no benchmark: the vanilla baseline failed while your benchmark was running. It "
@@ -241,7 +183,7 @@ def run_benchmark(ctx: Ctx) -> dict[str, Any]:
             baseline_error=why[-2000:])
     ctx.memo("learnt", lambda: learnt_in_steps(ctx, val))
     mine, van_t = (measure.step_times(ref.durations[k], R, steps) for k in ("a", "b"))
-    van_val = _losses(ctx, base.outputs, "the vanilla reference")
+    van_val = losses_of(ctx, base.outputs, "the vanilla reference")
     dev = bytes(np.asarray(base.outputs["device_name"], np.uint8)).decode("ascii", "replace")
     a, b = measure.run_stats(mine, warm, B * T), measure.run_stats(van_t, warm, B * T)
     ratio = [x.tokens_per_s / y.tokens_per_s for x, y in zip(a, b, strict=True)]

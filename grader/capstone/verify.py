@@ -22,7 +22,8 @@ NEAR = 3  # committed steps averaged next to a probe
 UNTIMED_FACTOR = 4.0  # an untimed turn may take this x the baseline's same turn ...
 UNTIMED_STEPS = 5.0  # ... plus this many of the baseline's median step times (gross deferral)
 WHOLE_RUN_GAIN = 1.15  # timed-step speed ratio / whole-run speed ratio above this: hidden work
-IMPLAUSIBLE = 1.0  # nats below the vanilla baseline's held-out loss on the same budget
+IMPLAUSIBLE = 1.0  # nats below the vanilla baseline's held-out loss at the same step
+FRESH_TOL = 0.5  # nats: a run's first step loss below the baseline's by more: not a fresh model
 SAMPLE_Z = 5.0  # sampling-consistency z-score limit
 
 
@@ -90,12 +91,22 @@ def check_whole_run(step_ratio: float, whole_ratio: float) -> None:
            "out of the timed steps does not count")
 
 
-def check_plausible(mine: float, vanilla: float) -> None:
-    """A held-out loss far below the baseline's on the same budget is not a model's."""
+def check_plausible(mine: float, vanilla: float, where: str = "after the same steps") -> None:
+    """A held-out loss far below the baseline's at the same point is not a model's."""
     expect(mine >= vanilla - IMPLAUSIBLE,
-           f"no benchmark: held-out loss {mine:.4f} is implausibly far below the vanilla GPT's "
-           f"{vanilla:.4f} after the same steps (more than {IMPLAUSIBLE} nats): the held-out "
-           "text is not yours to read")
+           f"held-out loss {mine:.4f} is implausibly far below the vanilla GPT's {vanilla:.4f} "
+           f"{where} (more than {IMPLAUSIBLE} nats): the held-out text is not yours to read, "
+           "and a model trained before its run began earns nothing")
+
+
+def check_fresh(mine: np.ndarray, vanilla: np.ndarray) -> None:
+    """Each run's first step loss (a model just built from the grader's seed) is an
+    untrained model's: not far below the baseline's fresh model's."""
+    for r, (a, b) in enumerate(zip(mine[:, 0], vanilla[:, 0], strict=True)):
+        expect(a >= b - FRESH_TOL,
+               f"the loss of the first step of run {r} is {a:.3f}, the vanilla GPT's fresh "
+               f"model's {b:.3f}: each run must start from a model built in its own turn "
+               "(a model trained before its run began earns nothing)")
 
 
 def sampling_z(samples: np.ndarray, logits: np.ndarray, start: int) -> float:

@@ -2,8 +2,9 @@
 gets a clear message, and leaves no leaderboard row.
 
 One-hot logits of leaked targets (from inputs.npz, or looked up in the text the job holds),
-training deferred into untimed turns, fake step losses; the Inspector's maps of another
-model, uniform rows, transposed maps; Specialist samples that are not the model's.
+training deferred into untimed turns, fake step losses, runs that start from a model trained
+beforehand; the Inspector's maps of another model, uniform rows, transposed maps; Specialist
+samples that are not the model's.
 """
 
 from __future__ import annotations
@@ -80,6 +81,26 @@ def _halved_ce(*a, **k):  # every loss reported at half its value (AdamW trains 
 _F.cross_entropy = _halved_ce
 """)
 
+PRETRAIN = [("        self.apply(self._init_weights)\n", """\
+        self.apply(self._init_weights)
+        if '_PRETRAINED' in globals():  # every run starts from a model trained beforehand
+            self.load_state_dict({k: v for k, v in _PRETRAINED.items() if 'tril' not in k},
+                                 strict=False)
+"""), ("model = GPTLanguageModel()\nm = model.to(device)\n", """\
+model = GPTLanguageModel()
+m = model.to(device)
+_opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+_i = 0
+while _i < 300:  # trained in the notebook's own (untimed, unrefereed) time
+    _xb, _yb = get_batch('train')
+    _, _l = model(_xb, _yb)
+    _opt.zero_grad()
+    _l.backward()
+    _opt.step()
+    _i += 1
+_PRETRAINED = {k: v.detach().clone() for k, v in model.state_dict().items()}
+""")]
+
 
 def _why(r: GradeReport) -> list[tuple[str, str]]:
     return [(c.name, c.message) for c in r.checks if not c.passed]
@@ -94,8 +115,10 @@ ARCH_ATTACKS = {
     "one-hot logits looked up in input.txt": [(LOOKUP[0], LOOKUP[1].format(path="input.txt"))],
     "training deferred into the untimed turns": [DEFER],
     "fake (halved) step losses": [FAKE_LOSS],
+    "every run starts from a model trained in the notebook": PRETRAIN,
 }
 ARCH_PHRASES = {
+    "every run starts from a model trained in the notebook": "trained before its run began",
     "training deferred into the untimed turns": "untimed turn",
     "fake (halved) step losses": "disagree with the held-out loss",
 }
