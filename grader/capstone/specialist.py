@@ -53,8 +53,11 @@ def trains(ctx: Ctx) -> str:
            f"{steps} grader-run AdamW steps should lower the held-out loss by more than "
            f"{TRAIN_DROP} (from the untrained model's, and below ln V = {lnv:.3f}): "
            f"{before:.4f} -> {after:.4f}")
-    line = verify.check_step_losses(loss, [(0, -1, before), (0, want[1], mid),
-                                                 (0, steps - 1, after)], "the training run")
+    # the untrained model's losses do not depend on which text they are measured on: the
+    # first steps' reported losses must agree with the held-out one; later, the held-out slice
+    # may be harder than the training text, never much easier
+    line = verify.check_step_losses(loss, [(0, -1, before)], "the training run")
+    verify.check_not_below(loss, steps - 1, after, "the training run")
     return f"{steps} steps: held-out loss {before:.4f} -> {mid:.4f} -> {after:.4f}; {line}"
 
 
@@ -76,7 +79,7 @@ def heldout(ctx: Ctx) -> str:
     steps = int(ctx.inputs["s_train_x"].shape[0])
     loss = verify.committed(as_float(ctx.arr("specialist", "losses"), "losses").reshape(-1), 1,
                             steps, "the training run")
-    verify.check_step_losses(loss, [(0, steps - 1, ce)], "the training run")
+    verify.check_not_below(loss, steps - 1, ce, "the training run")
     expect(ce < base, f"held-out loss {ce:.4f} is not below the character-unigram baseline "
                       f"{base:.4f} (the grader's split of your corpus)")
     lnv = math.log(len(ctx.inputs["s_vocab"]))

@@ -21,7 +21,7 @@ LOSS_TOL = 0.75  # nats: |mean committed step loss next to a probe − held-out 
 NEAR = 3  # committed steps averaged next to a probe
 UNTIMED_FACTOR = 4.0  # an untimed turn may take this x the baseline's same turn ...
 UNTIMED_STEPS = 5.0  # ... plus this many of the baseline's median step times (gross deferral)
-WHOLE_RUN_GAIN = 1.15  # timed-step speed ratio / whole-run speed ratio above this: hidden work
+WHOLE_RUN_GAIN = 1.2  # timed-step speed ratio / whole-run speed ratio above this: hidden work
 IMPLAUSIBLE = 1.0  # nats below the vanilla baseline's held-out loss at the same step
 FRESH_TOL = 0.5  # nats: a run's first step loss below the baseline's by more: not a fresh model
 SAMPLE_Z = 5.0  # sampling-consistency z-score limit
@@ -67,6 +67,16 @@ def check_step_losses(loss: np.ndarray, points: list[tuple[int, int, float]], wh
                "run; losses the model does not have, or training done outside the grader's "
                "steps, earn nothing", maxdiff=abs(d))
     return f"step losses agree with {len(points)} held-out probes (max gap {worst:.3f} nats)"
+
+
+def check_not_below(loss: np.ndarray, step: int, ce: float, who: str) -> None:
+    """The held-out loss is not far below the training loss the steps reported there (a held-out
+    slice may be harder than the rest of a corpus, never much easier for a model of it)."""
+    train = near(loss[0], step)
+    expect(ce >= train - LOSS_TOL,
+           f"{who}: the held-out loss the grader computed from your model's logits ({ce:.3f}) is "
+           f"far below the training loss your steps reported ({train:.3f}; tolerance "
+           f"{LOSS_TOL}): the held-out text is not yours to read")
 
 
 def check_untimed(mine: list[tuple[float, str]], base: list[tuple[float, str]],

@@ -108,11 +108,12 @@ def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:
-    """Leaderboard rows, only from a passed benchmark / held-out check."""
+    """Leaderboard rows, only from a passed benchmark / held-out and training checks."""
     t = track(ctx)
     if t == "architect" and _passed(results, architect.BENCH):
         return _architect_rows(ctx)
-    if t == "specialist" and _passed(results, specialist.HELDOUT):
+    if t == "specialist" and all(_passed(results, n) for n in (specialist.HELDOUT,
+                                                                specialist.TRAINS)):
         ce, base = ctx.cache["spec.losses"]
         dev = "cuda" if ctx.cache["runtime"]["gpu"] else "cpu"
         seed = int(ctx.inputs["s_seeds"][0])

@@ -145,12 +145,18 @@ SPEC_ATTACKS = {
 
 
 @pytest.mark.parametrize("attack", list(SPEC_ATTACKS))
-def test_specialist_attack_earns_no_training_or_held_out_points(attack: str, data_dir: Path
-                                                                ) -> None:
+def test_specialist_attack_earns_nothing_it_did_not_do(attack: str, data_dir: Path) -> None:
+    """Leaked targets earn neither training nor held-out points; fake step losses lose the
+    training check (the held-out loss of the honestly trained model stands); no rows."""
     r = run(mutate("specialist", *SPEC_ATTACKS[attack]), data_dir, corpus=CORPUS)
     assert r.status == STATUS_GRADED, r.message
-    assert {S.TRAINS, S.HELDOUT} <= failing(r), _why(r)
-    assert r.score <= 30 and r.benchmarks == []
+    if attack.startswith("fake"):
+        assert failing(r) == {S.TRAINS}, _why(r)
+        assert "disagree with the held-out loss" in _messages(r)[S.TRAINS]
+    else:
+        assert {S.TRAINS, S.HELDOUT} <= failing(r), _why(r)
+        assert r.score <= 30
+    assert r.benchmarks == []
 
 
 def test_specialist_samples_that_are_not_the_models_fail(data_dir: Path) -> None:

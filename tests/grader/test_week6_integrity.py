@@ -151,6 +151,9 @@ def test_step_losses_must_agree_with_the_trusted_held_out_losses() -> None:
         verify.check_step_losses(untrained, [(0, 39, 2.7)], "x")
     with pytest.raises(CheckFailed, match="finite step losses"):
         verify.committed([1.0, float("nan")], 1, 2, "x")
+    verify.check_not_below(honest, 39, 3.4, "x")  # a harder held-out slice is fine
+    with pytest.raises(CheckFailed, match="not yours to read"):
+        verify.check_not_below(honest, 39, 0.05, "x")  # one-hot logits of the held-out text
 
 
 def test_untimed_turns_and_the_whole_run_are_bounded_by_the_baselines() -> None:
@@ -160,12 +163,16 @@ def test_untimed_turns_and_the_whole_run_are_bounded_by_the_baselines() -> None:
     trained_in_val = [base[0], base[1], (0.2, "zg val 0")]
     with pytest.raises(CheckFailed, match="untimed turn 'zg val 0'"):
         verify.check_untimed(trained_in_val, base, steps)
-    verify.check_whole_run(1.1, 1.0)
+    verify.check_whole_run(1.15, 1.0)
     with pytest.raises(CheckFailed, match="whole run"):
-        verify.check_whole_run(1.78, 1.0)
+        verify.check_whole_run(1.78, 1.0)  # the deferred-training figure vs honest
     verify.check_plausible(2.7, 3.0)
     with pytest.raises(CheckFailed, match="implausibly"):
         verify.check_plausible(6e-12, 3.0)
+    fresh = np.full((3, 40), 4.17)
+    verify.check_fresh(fresh + 0.3, fresh)  # a larger init starts higher: fine
+    with pytest.raises(CheckFailed, match="trained before its run began"):
+        verify.check_fresh(fresh - 1.2, fresh)
 
 
 def test_a_baseline_failure_after_the_students_bench_began_is_the_students(
