@@ -148,14 +148,20 @@ SPEC_ATTACKS = {
 def test_specialist_attack_earns_nothing_it_did_not_do(attack: str, data_dir: Path) -> None:
     """Leaked targets earn neither training nor held-out points; fake step losses lose the
     training check (the held-out loss of the honestly trained model stands); no rows."""
+    # (today the lookup reads the held-out span too, and fails the held-out check as well)
     r = run(mutate("specialist", *SPEC_ATTACKS[attack]), data_dir, corpus=CORPUS)
     assert r.status == STATUS_GRADED, r.message
     if attack.startswith("fake"):
         assert failing(r) == {S.TRAINS}, _why(r)
         assert "disagree with the held-out loss" in _messages(r)[S.TRAINS]
-    else:
+    elif "inputs.npz" in attack:
         assert {S.TRAINS, S.HELDOUT} <= failing(r), _why(r)
         assert r.score <= 30
+    else:  # the lookup's logits are the same before and after training: no training points.
+        # Once the job's capstone/data.txt lacks the held-out span (grade.prepare_job writing
+        # JobInputs.files), what is left is a lookup in the training text: on this corpus of
+        # repeated sentences, a memorising model of the training split, not a leak
+        assert S.TRAINS in failing(r) and r.score <= 80, _why(r)
     assert r.benchmarks == []
 
 
