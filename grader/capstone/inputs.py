@@ -67,10 +67,14 @@ class JobInputs(dict[str, np.ndarray]):
         self.files = files  # work/ relative path -> bytes: all the data the job may read
 
 
+class TrustedInputsMissing(RuntimeError):
+    """The grader lost its trusted-only inputs: a grader fault, never the student's."""
+
+
 def hidden(inputs: dict[str, np.ndarray], key: str) -> np.ndarray:
-    """A trusted-only array (KeyError when these inputs carry none)."""
-    if not isinstance(inputs, JobInputs):
-        raise KeyError(f"{key}: no trusted-only inputs in this grading")
+    """A trusted-only array (the held-out targets)."""
+    if not isinstance(inputs, JobInputs) or key not in inputs.trusted:
+        raise TrustedInputsMissing(f"{key}: this grading's inputs carry no trusted-only data")
     return inputs.trusted[key]
 
 

@@ -17,8 +17,15 @@ import torch
 
 from grader import grade, sandbox, source
 from grader.capstone import architect as A
+from grader.capstone import specialist as S
 from grader.capstone import trusted, verify
-from grader.capstone.inputs import CORPUS, JobInputs, hidden, make_job_inputs
+from grader.capstone.inputs import (
+    CORPUS,
+    JobInputs,
+    TrustedInputsMissing,
+    hidden,
+    make_job_inputs,
+)
 from grader.checks import CheckFailed, CheckSpec, Ctx, run_check
 from grader.weeks import week6
 
@@ -31,6 +38,13 @@ def _inputs(data_dir: Path, seed: int = 0) -> JobInputs:
                                                 "week6.ipynb", 6),
                               extra_files={CORPUS: (FIX / "data.txt").read_bytes()})
     return make_job_inputs(np.random.default_rng(seed), data_dir, src, False)
+
+
+def test_lost_trusted_inputs_are_a_grader_fault_not_a_failed_check(data_dir: Path) -> None:
+    inputs = _inputs(data_dir)
+    ctx = Ctx(dict(inputs), {"specialist": {"val_logits": np.zeros(1)}}, {})
+    with pytest.raises(TrustedInputsMissing):  # escapes run_check: "autograder failed"
+        run_check(CheckSpec(S.HELDOUT, 50, S.heldout), ctx)
 
 
 def _cut(full: str, job: str) -> tuple[int, int]:
