@@ -66,7 +66,8 @@ def check_step_losses(loss: np.ndarray, points: list[tuple[int, int, float]], wh
                f"{LOSS_TOL}): the step losses must be the real losses of the steps as they "
                "run; losses the model does not have, or training done outside the grader's "
                "steps, earn nothing", maxdiff=abs(d))
-    return f"step losses agree with {len(points)} held-out probes (max gap {worst:.3f} nats)"
+    n = f"{len(points)} held-out probe" + ("s" if len(points) != 1 else "")
+    return f"step losses agree with {n} (max gap {worst:.3f} nats)"
 
 
 def check_not_below(loss: np.ndarray, step: int, ce: float, who: str) -> None:
