@@ -8,7 +8,9 @@ Each variant is paired with the vanilla GPT exactly as in grading: the same loop
 grader.turns.Referee, on one CPU core. Here both are threads of this process (trusted
 reference code only); --grade runs the real thing, two sandboxed jobs. Prints per variant:
 tokens/s (mean ± std over seeds and repeats), its ratio to vanilla, held-out loss at the step
-budget, and the run-to-run spread: CV over --repeats of the tokens/s and of the ratio.
+budget, the run-to-run spread (CV over --repeats of the tokens/s and of the ratio), and the
+ratio over the whole run (every turn: build, steps, probe, held-out logits), which grading
+requires to stay within grader.capstone.verify.WHOLE_RUN_GAIN of the timed-step ratio.
 The vanilla-vs-vanilla row checks the method itself (its ratio should be 1).
 """
 
@@ -38,7 +40,8 @@ from reference.gpt_variants import GPTVariant, VariantConfig  # noqa: E402
 
 VARIANTS = {"vanilla": {}, "rope": {"rope": True}, "swiglu": {"swiglu": True},
             "rope+swiglu": {"rope": True, "swiglu": True}}
-Figures = tuple[list[float], list[float], list[float]]  # tokens/s, ratio, val loss per seed
+Figures = tuple[list[float], list[float], list[float], list[float]]  # per seed: tokens/s,
+# ratio over the timed steps, val loss, ratio over the whole run (every turn)
 
 
 class ThreadSide(Channel):
@@ -51,9 +54,11 @@ class ThreadSide(Channel):
         self.turns = threading.Semaphore(0)
         self.closed = False
         self.out: dict[str, torch.Tensor] = {}
+        self.what = b"g"
 
-    def go(self) -> float:
+    def go(self, what: bytes = b"g") -> float:
         t = time.monotonic()
+        self.what = what
         self.turns.release()
         return t
 
@@ -70,10 +75,11 @@ class ThreadSide(Channel):
     def _write(self, text: str) -> None:
         self.arrivals.put((time.monotonic(), text))
 
-    def wait(self) -> None:
+    def wait(self, run: int, step: int) -> bytes:
         self.turns.acquire()
         if self.closed:
             raise RuntimeError("the referee ended the benchmark")
+        return self.what
 
     def train(self, cfg: VariantConfig, inputs: dict[str, np.ndarray]) -> threading.Thread:
         """Start training in a thread; it says when it has ended."""
@@ -93,7 +99,7 @@ def config(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> VariantConf
                          dropout=0.0, **flags)
 
 
-def paired(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> Figures:
+def paired(inputs: capinputs.JobInputs, flags: dict[str, bool]) -> Figures:
     """One refereed run of a variant against vanilla: per-seed tokens/s, ratio, val loss."""
     steps, B = inputs["b_train_x"].shape[:2]
     T, R, warm = int(inputs["cfg"][1]), len(inputs["b_seeds"]), int(inputs["b_warmup"][0])
@@ -106,10 +112,11 @@ def paired(inputs: dict[str, np.ndarray], flags: dict[str, bool]) -> Figures:
         raise RuntimeError(str(ref.violation))
     mine, van = (measure.run_stats(measure.step_times(ref.durations[k], R, steps), warm, B * T)
                  for k in ("a", "b"))
-    y = torch.from_numpy(inputs["b_val_y"])
+    y = torch.from_numpy(capinputs.hidden(inputs, "b_val_y"))
     val = [cross_entropy(lg, y) for lg in a.out["val_logits"]]
+    whole = [b / a for a, b in zip(ref.busy["a"], ref.busy["b"], strict=True)]
     return ([s.tokens_per_s for s in mine],
-            [x.tokens_per_s / v.tokens_per_s for x, v in zip(mine, van, strict=True)], val)
+            [x.tokens_per_s / v.tokens_per_s for x, v in zip(mine, van, strict=True)], val, whole)
 
 
 def fmt(xs: list[float], f: str = ".4f") -> str:
@@ -130,13 +137,13 @@ def report(on_gpu: bool, repeats: int, data_dir: Path) -> None:
         for name, flags in VARIANTS.items():
             runs[name].append(paired(inputs, flags))
     print(f"{'variant':12s} {'tokens/s':>18s} {'ratio vs vanilla':>17s} {'val loss':>17s} "
-          f"{'CV tokens/s':>11s} {'CV ratio':>8s}")
+          f"{'CV tokens/s':>11s} {'CV ratio':>8s} {'whole-run ratio':>16s}")
     for name in VARIANTS:
-        tps, ratio, val = ([x for r in runs[name] for x in r[i]] for i in range(3))
+        tps, ratio, val, whole = ([x for r in runs[name] for x in r[i]] for i in range(4))
         cv_t = measure.cv([statistics.fmean(r[0]) for r in runs[name]])
         cv_r = measure.cv([statistics.fmean(r[1]) for r in runs[name]])
         print(f"{name:12s} {fmt(tps, ',.0f'):>18s} {fmt(ratio, '.3f'):>17s} "
-              f"{fmt(val):>17s} {cv_t:>11.1%} {cv_r:>8.1%}")
+              f"{fmt(val):>17s} {cv_t:>11.1%} {cv_r:>8.1%} {fmt(whole, '.3f'):>16s}")
 
 
 def grade_repeats(n: int, data_dir: Path) -> None:

@@ -76,11 +76,12 @@ class ProgressChannel:
                 buf = buf[-PROGRESS_LINE_BYTES:]
         self.arrivals.put(None)  # every writer is gone: the job has ended
 
-    def go(self) -> float:
-        """Hand the job one turn; the time it was handed."""
+    def go(self, what: bytes = b"g") -> float:
+        """Hand the job one turn (b"g": the next piece of work, b"p": a held-out probe); the
+        time it was handed."""
         t = time.monotonic()
         try:
-            os.write(self.gate_write, b"g")
+            os.write(self.gate_write, what)
         except OSError:  # the job is gone; its channel says so next
             pass
         return t
@@ -150,7 +151,7 @@ class Side(Protocol):
 
     arrivals: queue.Queue[Line | None]
 
-    def go(self) -> float: ...
+    def go(self, what: bytes = b"g") -> float: ...
     def close_gate(self, free_turns: int = 0) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
@@ -166,8 +167,10 @@ class Violation(Exception):
 
 class Referee:
     """Alternates turns of side a (launched already) and side b (launched once a says
-    "zg bench"): per run, build (untimed), each step (timed), held-out logits (untimed); a, then
-    b. a is frozen whenever it is not its turn, so it can do nothing in b's time."""
+    "zg bench"): per run, build (untimed), each step (timed; its report carries the step's
+    loss), a held-out probe after one step picked here at random once that step is done
+    (untimed), held-out logits (untimed); a, then b. a is frozen whenever it is not its turn,
+    so it can do nothing in b's time. Every turn's duration is kept (untimed ones too)."""
 
     def __init__(self, a: Side, launch_b: Callable[[], tuple[Side, threading.Thread]],
                  runs: int, steps: int, wait_s: float = 600.0) -> None:
@@ -175,6 +178,12 @@ class Referee:
         self.b: Side | None = None
         self.runs, self.steps, self.wait_s = runs, steps, wait_s
         self.durations: dict[str, list[Line]] = {"a": [], "b": []}  # (seconds, "zg r s")
+        self.untimed: dict[str, list[Line]] = {"a": [], "b": []}  # (seconds, its report)
+        self.losses: dict[str, list[float]] = {"a": [], "b": []}  # per step, as reported
+        self.busy = {"a": [0.0] * runs, "b": [0.0] * runs}  # per run: all its turns' time
+        rng = random.SystemRandom()  # unknown to both jobs until the step is done
+        lo = min(steps // 4, max(steps - 4, 0))
+        self.probes = [rng.randrange(lo, max(steps - 3, lo + 1)) for _ in range(runs)]
         self.violation: Violation | None = None
         self.engaged = False  # a started its benchmark, so b was launched
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -212,27 +221,41 @@ class Referee:
 
     def _alternate(self, b: Side) -> None:
         for r in range(self.runs):
-            self._both(b, f"zg ready {r}", timed=False)
+            self._both(b, r, f"zg ready {r}", timed=False)
             for s in range(self.steps):
-                self._both(b, f"zg {r} {s}", timed=True)
-            self._both(b, f"zg val {r}", timed=False)
+                self._both(b, r, f"zg {r} {s}", timed=True)
+                if s == self.probes[r]:
+                    self._both(b, r, f"zg probe {r} {s}", timed=False, what=b"p")
+            self._both(b, r, f"zg val {r}", timed=False)
 
-    def _both(self, b: Side, want: str, timed: bool) -> None:
+    def _both(self, b: Side, r: int, want: str, timed: bool, what: bytes = b"g") -> None:
         """a's turn (thawed just for it), then b's."""
         self.a.resume()
-        self._turn(self.a, "a", want, timed)
+        self._turn(self.a, "a", want, timed, what, r)
         self.a.pause()
-        self._turn(b, "b", want, timed)
+        self._turn(b, "b", want, timed, what, r)
 
-    def _turn(self, side: Side, name: str, want: str, timed: bool) -> None:
+    def _turn(self, side: Side, name: str, want: str, timed: bool, what: bytes, r: int
+              ) -> None:
         if not side.arrivals.empty():
             early = side.arrivals.get()
             raise Violation(name, f"a step report ({early[1] if early else 'end'!r}) came "
                                   f"before its turn (expected {want!r} only after it)")
-        t0 = side.go()
-        line = self._expect(self._next(side, name), name, want)
-        if timed:
-            self.durations[name].append((line[0] - t0, line[1]))
+        t0 = side.go(what)
+        line = self._next(side, name)
+        if line is None or not timed:
+            at = self._expect(line, name, want)[0]
+            self.untimed[name].append((at - t0, want))
+            self.busy[name][r] += at - t0
+            return
+        head, _, loss = line[1].rpartition(" ")
+        self._expect((line[0], head), name, want)
+        try:
+            self.losses[name].append(float(loss))
+        except ValueError:
+            raise Violation(name, f"step report {line[1]!r} carries no loss") from None
+        self.durations[name].append((line[0] - t0, want))
+        self.busy[name][r] += line[0] - t0
 
     def _next(self, side: Side, name: str) -> Line | None:
         try:

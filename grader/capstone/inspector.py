@@ -13,7 +13,7 @@ from reference.gpt import GPTConfig, GPTLanguageModel
 
 SHAPES, ROWS = "attention maps: one (B, n_head, T, T) per layer", "attention rows sum to 1"
 CAUSAL, MATCH = "no attention to the future", "maps equal the reference on the same weights"
-HEAT = "heatmaps of the grader's prompt"
+HEAT = "heatmaps of the grader's prompt equal the reference"
 TOL = 1e-6
 
 
@@ -74,20 +74,28 @@ def reference_maps(ctx: Ctx, key: str) -> list[np.ndarray]:
     return ctx.memo(f"ref.{key}", run)
 
 
+def _against_reference(ctx: Ctx, which: str, key: str, what: str) -> list[str]:
+    """Every layer's map equal to the reference's on the grader's weights (masked -inf as 0)."""
+    return [expect_close(np.where(np.isneginf(a), 0.0, a), r, f"layer {i} {what}", TOL, TOL)
+            for i, (a, r) in enumerate(zip(student_maps(ctx, which), reference_maps(ctx, key),
+                                           strict=True))]
+
+
 def match(ctx: Ctx) -> str:
-    """Equal to the reference's maps on the same weights."""
-    lines = [expect_close(a, r, f"layer {i} attention map", TOL, TOL)
-             for i, (a, r) in enumerate(zip(student_maps(ctx), reference_maps(ctx, "i_idx"),
-                                            strict=True))]
+    """Equal to the reference's maps on the same weights (random grader-chosen tokens)."""
+    lines = _against_reference(ctx, "a", "i_idx", "attention map")
     return lines[0] + f" (and {len(lines) - 1} more layers match)"
 
 
 def heat(ctx: Ctx) -> str:
-    """Maps for the prompt (no NaN; masked -inf is drawn as 0), stored for the dashboard."""
+    """Maps for the grader's text prompt equal the reference's on the same weights (what the
+    dashboard draws is what the model looks at); stored for the dashboard."""
     maps = student_maps(ctx, "p")
     expect(not any(bool(np.any(np.isnan(a))) for a in maps),
            "the maps of the grader's prompt contain NaN values")
-    return f"{len(maps)} layers × {maps[0].shape[1]} heads of heatmaps stored"
+    _against_reference(ctx, "p", "i_prompt", "prompt heatmap")
+    return (f"{len(maps)} layers × {maps[0].shape[1]} heads of heatmaps stored, equal to the "
+            "reference's on the same weights")
 
 
 def extras(ctx: Ctx) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.capstone.inputs import CORPUS_ERRORS
+from grader.capstone import verify
+from grader.capstone.inputs import CORPUS_ERRORS, hidden
 from grader.checks import CheckSpec, Ctx, as_float, expect
-from reference.capstone import cross_entropy, unigram_loss
+from reference.capstone import unigram_loss
 
 CORPUS, TRAINS = "corpus accepted", "training on your corpus lowers the loss"
 HELDOUT, SAMPLES = "held-out loss beats a character unigram", "3 samples from your model"
@@ -29,37 +30,56 @@ def _need_corpus(ctx: Ctx) -> None:
     expect(int(ctx.inputs["s_error"][0]) == 0, "not run: your corpus was not accepted")
 
 
+def _heldout(ctx: Ctx, key: str) -> list[float]:
+    """Held-out losses of the returned logits (val or probes), computed here."""
+    V = len(ctx.inputs["s_vocab"])
+    return verify.heldout_losses(ctx.arr("specialist", key), hidden(ctx.trusted, "s_val_y"), V,
+                                 "your model")
+
+
 def trains(ctx: Ctx) -> str:
-    """The grader's training run on your corpus: finite losses that go down."""
+    """The grader's training run lowers the held-out loss (judged here from the model's logits
+    before, during and after it), and the step losses agree with it."""
     _need_corpus(ctx)
-    losses = as_float(ctx.arr("specialist", "losses"), "losses").reshape(-1)
-    steps = ctx.inputs["s_train_x"].shape[0]
-    expect(losses.size == steps and bool(np.all(np.isfinite(losses))),
-           f"expected {steps} finite training losses, got {losses.size} (NaN/inf: "
-           f"{int(np.sum(~np.isfinite(losses)))})")
-    end = float(losses[-10:].mean())
-    expect(end < losses[0] - TRAIN_DROP, f"{steps} grader-run AdamW steps should lower the loss "
-                                         f"by more than {TRAIN_DROP}: {losses[0]:.4f} -> {end:.4f}")
-    return f"{steps} steps: loss {losses[0]:.4f} -> {end:.4f}"
+    steps = int(ctx.inputs["s_train_x"].shape[0])
+    loss = verify.committed(as_float(ctx.arr("specialist", "losses"), "losses").reshape(-1), 1,
+                            steps, "the training run")
+    at = [int(s) for _, s in np.asarray(ctx.arr("specialist", "probe_at")).reshape(-1, 2)]
+    want = [int(s) for s in ctx.inputs["s_probes"]]
+    expect(at == want, f"held-out probes after steps {at}, expected {want}")
+    (before, mid), (after,) = _heldout(ctx, "probe_logits"), _heldout(ctx, "val_logits")
+    lnv = math.log(len(ctx.inputs["s_vocab"]))
+    expect(after < min(before, lnv) - TRAIN_DROP,
+           f"{steps} grader-run AdamW steps should lower the held-out loss by more than "
+           f"{TRAIN_DROP} (from the untrained model's, and below ln V = {lnv:.3f}): "
+           f"{before:.4f} -> {after:.4f}")
+    # the untrained model's losses do not depend on which text they are measured on: the
+    # first steps' reported losses must agree with the held-out one; later, the held-out slice
+    # may be harder than the training text, never much easier
+    line = verify.check_step_losses(loss, [(0, -1, before)], "the training run")
+    verify.check_not_below(loss, steps - 1, after, "the training run")
+    return f"{steps} steps: held-out loss {before:.4f} -> {mid:.4f} -> {after:.4f}; {line}"
 
 
 def losses(ctx: Ctx) -> tuple[float, float]:
     """(held-out loss of the student's model, unigram baseline), both computed here."""
     _need_corpus(ctx)
-    y, V = ctx.inputs["s_val_y"], len(ctx.inputs["s_vocab"])
+    y = hidden(ctx.trusted, "s_val_y")
     logits = as_float(ctx.arr("specialist", "val_logits"), "held-out logits")
-    expect(logits.shape == (1, *y.shape, V), f"held-out logits have shape {logits.shape}, "
-                                             f"expected {(1, *y.shape, V)}")
-    expect(bool(np.all(np.isfinite(logits))), "your model returned NaN or infinite logits on the "
-                                              "held-out text")
-    ce = cross_entropy(torch.from_numpy(logits[0]), torch.from_numpy(y))
+    expect(len(logits) == 1, f"{len(logits)} sets of held-out logits, expected 1")
+    (ce,) = _heldout(ctx, "val_logits")
     base = unigram_loss(torch.from_numpy(ctx.inputs["s_train_counts"]), torch.from_numpy(y))
     return ce, base
 
 
 def heldout(ctx: Ctx) -> str:
-    """Held-out cross-entropy below the add-one unigram baseline of the training split."""
+    """Held-out cross-entropy below the add-one unigram baseline of the training split, and
+    the model's own (its training losses at the end agree with it)."""
     ce, base = ctx.memo("spec.losses", lambda: losses(ctx))
+    steps = int(ctx.inputs["s_train_x"].shape[0])
+    loss = verify.committed(as_float(ctx.arr("specialist", "losses"), "losses").reshape(-1), 1,
+                            steps, "the training run")
+    verify.check_not_below(loss, steps - 1, ce, "the training run")
     expect(ce < base, f"held-out loss {ce:.4f} is not below the character-unigram baseline "
                       f"{base:.4f} (the grader's split of your corpus)")
     lnv = math.log(len(ctx.inputs["s_vocab"]))
@@ -79,9 +99,23 @@ def _samples(ctx: Ctx) -> np.ndarray:
 
 
 def samples(ctx: Ctx) -> str:
-    """generate() gives prompt + s_new in-vocabulary characters."""
+    """generate() gives prompt + s_new in-vocabulary characters, drawn from the model's own
+    next-character distributions (the model that was scored on the held-out text)."""
     s = _samples(ctx)
-    return f"{s.shape[0]} samples of {s.shape[1]} characters stored"
+    lg = as_float(ctx.arr("samples", "sample_logits"), "sample logits")
+    first = as_float(ctx.arr("specialist", "val_logits"), "held-out logits")[0, 0, 0]
+    expect(lg.ndim == 3 and lg.shape[0] == s.shape[0] and lg.shape[1] > 0,
+           f"sample logits of shape {lg.shape}, expected (samples, new characters, V)")
+    expect(bool(np.allclose(lg[:, 0], first[None], rtol=1e-3, atol=1e-3)),
+           "the logits behind the first sampled character are not those of the model the "
+           "grader scored on the held-out text (same context): samples must come from "
+           "your trained model")
+    z = verify.sampling_z(s, lg, ctx.inputs["s_prompt"].shape[1])
+    expect(z <= verify.SAMPLE_Z,
+           f"the sampled characters are far less likely under your model than samples drawn "
+           f"from it would be (z = {z:.1f} > {verify.SAMPLE_Z:g}): generate() should sample "
+           "each character from softmax(logits) of your model (torch.multinomial)", z=z)
+    return f"{s.shape[0]} samples of {s.shape[1]} characters stored (sampling z = {z:.2f})"
 
 
 def extras(ctx: Ctx) -> dict[str, Any]:

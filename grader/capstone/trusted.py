@@ -45,7 +45,9 @@ def run_vanilla(inputs: dict[str, np.ndarray], runtime: Runtime, data_dir: Path,
     """Train the reference GPT through the sandboxed, gated loop; never raises."""
     with tempfile.TemporaryDirectory(prefix="zg-vanilla-") as tmp:
         job = sandbox.Job(Path(tmp))
-        token = grade.prepare_job(job, (), VANILLA_JOB, Inputs(sandbox=inputs), data_dir)
+        # the baseline reads no data files: its work/ folder stays empty
+        token = grade.prepare_job(job, (), VANILLA_JOB, Inputs(sandbox=inputs, files={}),
+                                  data_dir)
         shutil.copyfile(REFERENCE, job.runner / "zgprobes" / "refgpt.py")
         res = sandbox.run(job, grade.runner_argv(), runtime.limits, runtime.backend,
                           list(runtime.gpu), progress=chan)

@@ -5,9 +5,12 @@ only to skip a pointless benchmark, the trusted side re-runs them on the returne
 The training loop (train_runs) is the single code path for the student's variant and the
 vanilla reference, so both get identical data, tokens per step, optimiser, schedule,
 precision and seeds. Everything it does happens in turns the trusted side hands out: per run,
-build the model ("zg ready RUN"), each optimiser step ("zg RUN STEP"), the held-out logits
-("zg val RUN"). The trusted side times each step from handing out the turn to the arrival of
-its line (the sandbox never reports its own timings).
+build the model ("zg ready RUN"), each optimiser step ("zg RUN STEP LOSS": the loss the loop
+computed from the model's (B, T, V) logits, committed the moment the step ends), a held-out
+probe when the trusted side asks for one after a step it picks ("zg probe RUN STEP"), the
+held-out logits ("zg val RUN"). The trusted side times each turn from handing it out to the
+arrival of its line (the sandbox never reports its own timings) and checks the committed
+losses against held-out losses it computes itself from the probes' logits.
 """
 
 import os
@@ -36,14 +39,23 @@ class Channel:
         """This run's held-out logits are computed (in their own turn)."""
         self._write(f"zg val {run}")
 
-    def wait(self):
-        """Block until the grader hands out the next turn."""
-        if self.gate is not None and not os.read(self.gate, 1):
+    def wait(self, run, step):
+        """Block until the grader hands out the next turn: b"g" (go on) or b"p" (a held-out
+        probe of the model as it is after `step` of `run`, then wait again)."""
+        if self.gate is None:
+            return b"g"
+        got = os.read(self.gate, 1)
+        if not got:
             raise RuntimeError("the grader ended the benchmark (see the timing check)")
+        return got
 
-    def step(self, run, step):
-        """One finished optimiser step."""
-        self._write(f"zg {run} {step}")
+    def step(self, run, step, loss):
+        """One finished optimiser step and its loss."""
+        self._write(f"zg {run} {step} {loss:.9g}")
+
+    def probed(self, run, step):
+        """A held-out probe after this step is computed (in its own turn)."""
+        self._write(f"zg probe {run} {step}")
 
     def _write(self, text):
         if self.fd is not None:
@@ -51,10 +63,19 @@ class Channel:
 
 
 class Quiet(Channel):
-    """No reports and no turns: training that is not timed (the specialist track)."""
+    """No reports and no turns: training that is not timed (the specialist track); held-out
+    probes after the given steps (-1: before the first)."""
 
-    def __init__(self):
+    def __init__(self, probes=()):
         self.fd = self.gate = None
+        self.todo = {int(s) for s in probes}
+
+    def wait(self, run, step):
+        """A probe once after each chosen step, else go on."""
+        if step in self.todo:
+            self.todo.discard(step)
+            return b"p"
+        return b"g"
 
 
 def _fd(name):
@@ -123,14 +144,51 @@ def autocast(dev):
     return torch.autocast("cuda", dtype=dtype)
 
 
-def logits_of(out, B, T):
-    """The logits of model(idx) as (B, T, V), whatever the model returned."""
+def logits_of(out, B, T, V=-1):
+    """The logits of model(idx) as (B, T, V), whatever the model returned (all of the batch:
+    a model that computes fewer positions fails here)."""
     logits = out[0] if isinstance(out, tuple | list) else out
-    return logits.reshape(B, T, -1)
+    if V > 0 and tuple(logits.shape[-1:]) != (V,):
+        raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}: expected "
+                         f"(B, T, vocab_size) = ({B}, {T}, {V})")
+    return logits.reshape(B, T, V)
+
+
+def held_out(model, VX, V):
+    """The model's logits on the held-out contexts (eval mode, no grad), float32 on the CPU."""
+    B, T = VX.shape
+    model.eval()
+    with torch.no_grad():
+        out = logits_of(model(VX), B, T, V).float().cpu()
+    model.train()
+    return out
+
+
+def _serve(chan, run, step, model, VX, V, probes, where):
+    """Wait for the next turn, answering held-out probes requested meanwhile."""
+    while chan.wait(run, step) == b"p":
+        probes.append(held_out(model, VX, V))
+        where.append((run, step))
+        chan.probed(run, step)
+
+
+def warm_up(dev, V):
+    """One-time costs (AdamW's first construction imports modules, the first backward) paid
+    before the refereed turns, so that no turn of either job carries them."""
+    w = torch.zeros(2, V, device=dev, requires_grad=True)
+    opt = torch.optim.AdamW([w], lr=1e-3)
+    with autocast(dev):
+        loss = torch.nn.functional.cross_entropy(w * 2.0, torch.zeros(2, dtype=torch.long,
+                                                                         device=dev))
+    loss.backward()
+    opt.step()
+    if dev == "cuda":
+        torch.cuda.synchronize()
 
 
 def train_runs(make_model, inputs, chan, prefix="b_"):
-    """Train a fresh model per seed on the grader's batches: (val logits, losses, …), model."""
+    """Train a fresh model per seed on the grader's batches: (val logits, losses, probes, …),
+    model. The loss is computed here from the model's logits on the whole batch."""
     torch.set_num_threads(1)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -139,31 +197,39 @@ def train_runs(make_model, inputs, chan, prefix="b_"):
             for k in ("train_x", "train_y"))
     VX = torch.from_numpy(np.ascontiguousarray(inputs[prefix + "val_x"])).long().to(dev)
     lr = float(inputs[prefix + "lr"][0])
+    V = int(inputs["cfg" if prefix == "b_" else prefix + "cfg"][0])
+    B, T = X.shape[1:3]
     out, losses, model = [], [], None
+    probes: list[torch.Tensor] = []
+    where: list[tuple[int, int]] = []
+    warm_up(dev, V)
     chan.begin()
     for run, seed in enumerate(inputs[prefix + "seeds"].tolist()):
-        chan.wait()
+        chan.wait(run, -2)
         torch.manual_seed(int(seed))
         model = make_model().to(dev).train()
         opt = torch.optim.AdamW(model.parameters(), lr=lr)
         chan.ready(run)
         for step in range(X.shape[0]):
-            chan.wait()
+            _serve(chan, run, step - 1, model, VX, V, probes, where)
             with autocast(dev):
-                _, loss = model(X[step], Y[step])
+                logits = logits_of(model(X[step]), B, T, V)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(B * T, V),
+                                                         Y[step].reshape(B * T))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(loss.detach().float())
+            value = float(loss.detach())  # waits for the step's kernels on CUDA
             if dev == "cuda":
                 torch.cuda.synchronize()
-            chan.step(run, step)
-        chan.wait()
-        model.eval()
-        with torch.no_grad():
-            out.append(logits_of(model(VX), *VX.shape).float().cpu())
+            losses.append(value)
+            chan.step(run, step, value)
+        _serve(chan, run, X.shape[0] - 1, model, VX, V, probes, where)
+        out.append(held_out(model, VX, V))
         chan.done(run)
-    arrays = {"val_logits": torch.stack(out), "losses": torch.stack(losses).cpu(),
+    arrays = {"val_logits": torch.stack(out), "losses": torch.tensor(losses),
+              "probe_logits": torch.stack(probes) if probes else torch.zeros(0),
+              "probe_at": torch.tensor(where, dtype=torch.long).reshape(-1, 2),
               "device_name": device_name_bytes(dev)}
     return arrays, model
 

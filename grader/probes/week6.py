@@ -11,6 +11,7 @@ from .capstone_common import (
     Channel,
     Quiet,
     device,
+    logits_of,
     rope_errors,
     rope_ok,
     swiglu_error,
@@ -159,22 +160,30 @@ def specialist(ns, inputs):
         raise RuntimeError("skipped: the corpus capstone/data.txt was not accepted")
     dev = device()
     setup(ns, inputs, "s_cfg", dev)
-    arrays, model = train_runs(lambda: need(ns, "GPTLanguageModel")(), inputs, Quiet(), "s_")
+    arrays, model = train_runs(lambda: need(ns, "GPTLanguageModel")(), inputs,
+                               Quiet(inputs["s_probes"].tolist()), "s_")
     ns[TRAINED] = model
     return arrays
 
 
 def samples(ns, inputs):
-    """3 samples from the model the specialist probe trained (generate() on its own)."""
+    """3 samples from the model the specialist probe trained (generate() on its own), and the
+    model's logits for every sampled character (its context cropped to block_size)."""
     on_track(ns, "specialist")
     model = ns.get(TRAINED)
     if model is None:
         raise RuntimeError("skipped: the grader's training run on your corpus failed")
     torch.manual_seed(int(inputs["seed"][1]))
+    V, block = int(inputs["s_cfg"][0]), int(inputs["s_cfg"][1])
     with torch.no_grad():
         model.eval()
         idx = tensor(inputs, "s_prompt").long().to(device())
-        return {"samples": model.generate(idx, max_new_tokens=int(inputs["s_new"][0])).cpu()}
+        out = model.generate(idx, max_new_tokens=int(inputs["s_new"][0]))
+        steps = []
+        for t in range(idx.shape[1], out.shape[1]):  # the logits that chose out[:, t]
+            ctx = out[:, max(0, t - block):t]
+            steps.append(logits_of(model(ctx), ctx.shape[0], ctx.shape[1], V)[:, -1].float())
+    return {"samples": out.cpu(), "sample_logits": torch.stack(steps, dim=1).cpu()}
 
 
 PROBES = {  # bench last: the property probes run before any benchmark

@@ -5,13 +5,16 @@ positions 0..T-1) and/or `SwiGLU(n_embd)` (nn.Linear w1, w3: n_embd -> hidden, w
 n_embd) and the variant `GPTLanguageModel()`; Inspector: `get_attention_maps(model, idx)`;
 Specialist: the fork's capstone/data.txt and `GPTLanguageModel()`.
 
-Trust: a step's time is taken here, from handing the job its turn to the arrival of the
-report the grader's training loop writes to a dedicated pipe (prints are never read); losses
-are computed here from logits on held-out tokens the grader chose; the vanilla baseline runs
-from trusted code in a separate sandbox job, step for step in turn with the student's job,
-which is frozen meanwhile (grader/capstone/trusted.py, grader/turns.py). Figures reach
-report.benchmarks only when the benchmark check (Architect) or the held-out check
-(Specialist) passed.
+Trust: the job's inputs and the trusted-only data are separate (capstone/inputs.JobInputs:
+held-out targets stay here; the job's data files lack the held-out text). A step's time is
+taken here, from handing the job its turn to the arrival of the report the grader's training
+loop writes to a dedicated pipe (prints are never read); losses are computed here from logits
+on held-out tokens the grader chose, and the step losses the job commits are checked against
+them (capstone/verify.py); untimed turns and the whole run are bounded by the baseline's. The
+vanilla baseline runs from trusted code in a separate sandbox job, step for step in turn with
+the student's job, which is frozen meanwhile (grader/capstone/trusted.py, grader/turns.py).
+Figures reach report.benchmarks only when the benchmark check (Architect) or the held-out
+check (Specialist) passed.
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def _row(track: str, metric: str, value: float, unit: str, device: str,
             "device": device, "seed": seed}
 
 
-UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction"}
+UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction",
+         "run_s": "s"}  # run_s: the whole run (every turn: build, steps, probe, held-out logits)
 
 
 def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
@@ -93,7 +97,8 @@ def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
     dev = r["device"]
     series = [(prefix + metric, UNITS[metric], values) for side, prefix in
               (("variant", ""), ("vanilla", "vanilla_")) for metric, values in r[side].items()]
-    for metric, unit, values in [*series, ("speed_ratio", "x", r["ratio"])]:
+    for metric, unit, values in [*series, ("speed_ratio", "x", r["ratio"]),
+                                 ("whole_run_ratio", "x", r["whole_ratio"])]:
         m, s = mean_std(values)  # per seed, then mean and std (the leaderboard uses the seeds)
         rows += [_row("architect", metric, v, unit, dev, seed)
                  for v, seed in zip(values, r["seeds"], strict=True)]
@@ -103,11 +108,12 @@ def _architect_rows(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:
-    """Leaderboard rows, only from a passed benchmark / held-out check."""
+    """Leaderboard rows, only from a passed benchmark / held-out and training checks."""
     t = track(ctx)
     if t == "architect" and _passed(results, architect.BENCH):
         return _architect_rows(ctx)
-    if t == "specialist" and _passed(results, specialist.HELDOUT):
+    if t == "specialist" and all(_passed(results, n) for n in (specialist.HELDOUT,
+                                                                specialist.TRAINS)):
         ce, base = ctx.memo("spec.losses", lambda: specialist.losses(ctx))
         dev = "cuda" if ctx.runtime.gpu else "cpu"
         seed = int(ctx.inputs["s_seeds"][0])
@@ -140,7 +146,9 @@ from grader.weeks import InputRequest, Inputs, JobSpec, Week  # noqa: E402 (besi
 
 
 def _job_inputs(req: InputRequest) -> Inputs:
-    return Inputs(sandbox=make_job_inputs(req.rng, req.data_dir, req.source, req.on_gpu))
+    """The job's arrays, the held-out targets kept back, and the only files the job reads."""
+    ji = make_job_inputs(req.rng, req.data_dir, req.source, req.on_gpu)
+    return Inputs(sandbox=dict(ji), trusted=ji.trusted, files=ji.files)
 
 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)

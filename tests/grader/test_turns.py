@@ -22,20 +22,27 @@ PY = os.path.realpath(sys.executable)
 
 
 class FakeSide:
-    """A scripted trainer: answers each turn with the line due, logging every call."""
+    """A scripted trainer: answers each turn with the line due (a probe request with a probe
+    report of its last step), logging every call."""
 
     def __init__(self, name: str, log: list[str], script: list[str]) -> None:
         self.name, self.log, self.script = name, log, list(script)
         self.arrivals: queue.Queue[Line | None] = queue.Queue()
         self.closed_with: int | None = None
+        self.last = ""
 
     def say(self) -> None:
-        self.arrivals.put((time.monotonic(), self.script.pop(0)) if self.script else None)
+        self.last = self.script.pop(0) if self.script else ""
+        self.arrivals.put((time.monotonic(), self.last) if self.last else None)
 
-    def go(self) -> float:
-        self.log.append(f"go {self.name}")
+    def go(self, what: bytes = b"g") -> float:
+        self.log.append(f"go {self.name}" + (" probe" if what == b"p" else ""))
         t = time.monotonic()
-        self.say()
+        if what == b"p":
+            r, s = self.last.split()[1:3]
+            self.arrivals.put((time.monotonic(), f"zg probe {r} {s}"))
+        else:
+            self.say()
         return t
 
     def close_gate(self, free_turns: int = 0) -> None:
@@ -50,7 +57,8 @@ class FakeSide:
 
 def protocol(runs: int, steps: int) -> list[str]:
     return ["zg bench"] + [x for r in range(runs) for x in
-                           [f"zg ready {r}", *(f"zg {r} {s}" for s in range(steps)),
+                           [f"zg ready {r}", *(f"zg {r} {s} {4 - s / 10:.9g}"
+                                                for s in range(steps)),
                             f"zg val {r}"]]
 
 
@@ -76,13 +84,19 @@ def test_turns_alternate_and_a_is_frozen_for_every_turn_of_b() -> None:
     assert [t for _, t in ref.durations["a"]] == [f"zg {r} {s}" for r in range(2)
                                                   for s in range(3)]
     assert [t for _, t in ref.durations["b"]] == [t for _, t in ref.durations["a"]]
+    assert ref.losses["a"] == ref.losses["b"] == [4.0, 3.9, 3.8] * 2  # committed per step
+    assert ref.probes == [0, 0]  # 3 steps: the probe can only follow step 0
+    assert [t for _, t in ref.untimed["a"]] == [x for r in range(2) for x in (
+        f"zg ready {r}", f"zg probe {r} 0", f"zg val {r}")]
+    assert all(sum(ref.busy[k]) > 0 for k in "ab")
     gos = [e for e in log if e.startswith("go")]
-    assert gos == ["go a", "go b"] * (2 * (3 + 2))  # build, 3 steps, held-out logits; per run
+    per_run = ["go a", "go b"] * 2 + ["go a probe", "go b probe"] + ["go a", "go b"] * 3
+    assert gos == per_run * 2  # build, step 0, probe, steps 1-2, held-out logits; per run
     frozen = False
     for e in log:  # replay: a is paused at every go of b and running at every go of a
         frozen = {"pause a": True, "resume a": False}.get(e, frozen)
-        assert e != "go b" or frozen, log
-        assert e != "go a" or not frozen, log
+        assert not e.startswith("go b") or frozen, log
+        assert not e.startswith("go a") or not frozen, log
     assert log[-1] == "resume a" and a.closed_with == 2 * 5 and b.closed_with == 0
 
 
@@ -91,8 +105,8 @@ def test_a_report_before_its_turn_is_a_violation() -> None:
     a, b = FakeSide("a", log, protocol(1, 3)), FakeSide("b", log, protocol(1, 3))
     real_go = a.go
 
-    def eager_go() -> float:  # answers this turn and already the next one
-        t = real_go()
+    def eager_go(what: bytes = b"g") -> float:  # answers this turn and already the next one
+        t = real_go(what)
         a.say()
         return t
 
@@ -114,6 +128,25 @@ def test_no_benchmark_start_launches_no_baseline(first: str | None) -> None:
     if first:
         assert ref.violation is not None and "timing channel carried 'zg 0 0'" in str(
             ref.violation)
+
+
+def test_a_step_report_without_its_loss_is_a_violation() -> None:
+    log: list[str] = []
+    script = [x.rpartition(" ")[0] if x.startswith("zg 0 1") else x for x in protocol(1, 3)]
+    a, b = FakeSide("a", log, script), FakeSide("b", log, protocol(1, 3))
+    ref, _ = referee(a, b, runs=1)
+    assert ref.violation is not None and ref.violation.side == "a"
+    assert "carried 'zg 0'" in str(ref.violation) or "no loss" in str(ref.violation)
+
+
+def test_probe_steps_are_chosen_per_grading_after_warm_up_and_before_the_end() -> None:
+    seen = set()
+    for _ in range(30):
+        ref = Referee(FakeSide("a", [], []), lambda: (FakeSide("b", [], []),
+                                                    threading.Thread()), 3, 40)
+        assert all(10 <= s < 37 for s in ref.probes), ref.probes
+        seen |= set(ref.probes)
+    assert len(seen) > 5  # unforeseeable: not a fixed step
 
 
 def test_b_ending_early_is_blamed_on_b() -> None:

@@ -158,7 +158,8 @@ NAN = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
 CHEATS = {
     "sleeps in forward": ([("import torch\n", "import time\nimport torch\n"), SLEEP], {A.BENCH},
                           "slower than the vanilla GPT"),
-    "forges step reports": ([FORGE], {A.BENCH}, "timing channel carried"),
+    # no refereed steps, so the training cannot be judged either (it ran outside any turn)
+    "forges step reports": ([FORGE], {A.LEARNS, A.BENCH}, "timing channel carried"),
     "NaN logits": ([NAN], {A.LEARNS, A.BENCH}, "NaN or infinite logits"),
 }
 
@@ -202,14 +203,18 @@ def test_printed_timings_are_never_read(data_dir: Path) -> None:
     assert all("trust me" not in json.dumps(b) for b in ok.benchmarks)
 
 
+# a wrong map is wrong on the random tokens (MATCH) and on the prompt's heatmaps (HEAT): both
+# are compared with the reference on the same weights
 INSPECTOR_BUGS = {
-    "maps not softmaxed": ([("            wei = F.softmax(wei, dim=-1)\n", "")], {I.ROWS, I.MATCH}),
+    "maps not softmaxed": ([("            wei = F.softmax(wei, dim=-1)\n", "")],
+                           {I.ROWS, I.MATCH, I.HEAT}),
     "softmax over dim=-2": ([("F.softmax(wei, dim=-1)\n            heads",
-                              "F.softmax(wei, dim=-2)\n            heads")], {I.ROWS, I.MATCH}),
+                              "F.softmax(wei, dim=-2)\n            heads")],
+                            {I.ROWS, I.MATCH, I.HEAT}),
     "no causal mask": ([("            wei = wei.masked_fill(head.tril[:T, :T] == 0, "
-                         "float('-inf'))\n", "")], {I.CAUSAL, I.MATCH}),
+                         "float('-inf'))\n", "")], {I.CAUSAL, I.MATCH, I.HEAT}),
     "scaled by n_embd**-0.5": ([("k.transpose(-2, -1) * k.shape[-1]**-0.5 # (B,T,T)",
-                            "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)")], {I.MATCH}),
+                            "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)")], {I.MATCH, I.HEAT}),
 }
 
 
