@@ -65,11 +65,11 @@ class Settings(BaseSettings):
     github_app_installation_id: int | None = None  # set: other installations are refused
     github_org: str = ""  # Classroom-style org: repo "<org>/<assignment>-<login>" is <login>'s
     # student sign-in (GitHub OAuth app); the URLs are settings so tests use a loopback fake
-    github_client_id: str = ""
-    github_client_secret: str = ""
+    github_client_id: str = ""  # the OAuth app's client id (empty: student sign-in is off)
+    github_client_secret: str = ""  # the OAuth app's client secret
     github_oauth_url: str = "https://github.com"  # + /login/oauth/authorize and /access_token
     course_upstream_repo: str = ""  # "owner/repo": forks must be forks of it (checked via the API)
-    student_session_max_age_s: int = 14 * 24 * 3600
+    student_session_max_age_s: int = 14 * 24 * 3600  # a student's sign-in lasts this long
     web_processes: int = 1  # web processes sharing this database (>1 needs secret_key)
     github_token: str | None = None  # optional: post commit statuses
     github_api_url: str = "https://api.github.com"  # GitHub (Enterprise) REST API base
