@@ -65,10 +65,7 @@ def test_writing_fake_outputs_does_not_help(data_dir: Path,
     honest, outputs = capture(monkeypatch, correct_cells(), 1, data_dir, seed=12)
     assert honest.score == 100
     assert set(outputs) == set(weeks.probes(1).PROBES) - {"relu"}  # the lecture has no relu
-    forge = replay_cell(outputs) + (
-        "import json\n"
-        "open('/zg/out/status.json', 'w').write(json.dumps({'cells': [], 'probes': {}}))\n")
-    r = grade_bytes(notebook([forge]), data_dir)
+    r = grade_bytes(notebook([replay_cell(outputs)]), data_dir)  # with a forged record too
     assert r.score == 0, [(c.name, c.message) for c in r.checks if c.passed]
 
 

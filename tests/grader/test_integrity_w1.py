@@ -9,7 +9,7 @@ import pytest
 
 from grader import grade, source
 from grader.weeks import week1
-from tests.grader.forge import capture, code_cells, earned, grade_cells, replay_cell
+from tests.grader.forge import capture, code_cells, earned, forged_replay, grade_cells, replay_cell
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "week1"
 CELLS = code_cells(FIX / "week1.ipynb")
@@ -48,18 +48,16 @@ def test_replayed_result_files_with_the_real_keys_score_zero(
     assert earned(r) == {}
 
 
-def test_hard_coded_lecture_counts_and_falling_loss_forged(data_dir: Path) -> None:
-    forge = (
-        "import numpy\n"
-        "numpy.savez('/zg/out/params.npz', count=numpy.array([4, 16, 41, 337]))\n"
-        "w = numpy.zeros((21, 41)); p = numpy.zeros((21, 4))\n"
-        "numpy.savez('/zg/out/train.npz', weights=w, pred=p, grad=numpy.ones((20, 41)),\n"
-        "            in_parameters=numpy.ones(41), loss=numpy.linspace(5, 0.1, 21))\n"
-        "_real = numpy.savez  # keep the genuine results of every other probe\n"
-        "numpy.savez = lambda f, **k: None if any(n in str(f) for n in ('/params', '/train'))"
-        " else _real(f, **k)\n")
-    assert "class Value" in CELLS[8] and "class Neuron" not in "".join(CELLS[:9])
-    r = grade_cells(CELLS[:9] + [forge], 1, data_dir, seed=24)  # a correct Value, no MLP
+def test_hard_coded_lecture_counts_and_falling_loss_forged(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genuine results of these inputs, but the lecture's counts and a falling loss in
+    place of the MLP's: exactly the two MLP checks reject them."""
+    def forge(outputs: dict) -> None:
+        outputs["params"] = {"count": np.array([4, 16, 41, 337])}
+        outputs["train"] = {"weights": np.zeros((21, 41)), "pred": np.zeros((21, 4)),
+                            "grad": np.ones((20, 41)), "in_parameters": np.ones(41),
+                            "loss": np.linspace(5, 0.1, 21)}
+    r = forged_replay(monkeypatch, CELLS, 1, data_dir, 24, forge)
     assert set(earned(r)) == GRADED - {"MLP parameter counts", "MLP training"}
     assert r.score == 100 - 6 - 7
 

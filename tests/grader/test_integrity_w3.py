@@ -11,7 +11,7 @@ import pytest
 from grader import grade, source
 from grader.checks import Ctx, run_check
 from grader.weeks import week3
-from tests.grader.forge import capture, earned, grade_cells, replay_cell
+from tests.grader.forge import capture, earned, forged_replay, grade_cells, replay_cell
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "week3"
 CORE = ("import torch", "words = open", "stoi =", "def build_dataset", "class Linear")
@@ -48,21 +48,21 @@ def test_replayed_result_files_with_the_real_keys_score_zero(
     assert not outcome.passed, outcome.message
 
 
-def test_public_lecture_numbers_and_a_falling_loss_score_nothing(data_dir: Path) -> None:
-    forge = (
-        "import numpy\n"
-        "numpy.savez('/zg/out/splits.npz', tr_X=[182625, 3], tr_Y=[182625], dev_X=[22655, 3],\n"
-        "            dev_Y=[22655], te_X=[22866, 3], te_Y=[22866])\n"
-        "numpy.savez('/zg/out/params.npz', bengio=11897, bn=12097)\n"
-        "numpy.savez('/zg/out/train.npz', before=3.3, after=2.1,\n"
-        "            lossi=numpy.linspace(3.3, 2, 60),\n"
-        "            W2=numpy.zeros((41, 64, 27)), b2=numpy.zeros((41, 27)),\n"
-        "            h=numpy.zeros((40, 32, 64)), logits=numpy.zeros((40, 32, 27)),\n"
-        "            h_val0=numpy.zeros((1, 64)), h_val1=numpy.zeros((1, 64)))\n"
-        "_real = numpy.savez  # keep the genuine results of every other probe\n"
-        "numpy.savez = lambda f, **k: None if any(n in str(f) for n in ('/splits', '/params',\n"
-        "                                         '/train')) else _real(f, **k)\n")
-    r = grade_cells(_core_cells() + [forge], 3, data_dir, seed=33)
+def test_public_lecture_numbers_and_a_falling_loss_score_nothing(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genuine results of these inputs, with the lecture's split sizes and parameter counts
+    and a falling loss forged in: exactly those three checks reject them."""
+    def forge(outputs: dict) -> None:
+        z = np.zeros
+        outputs["splits"] = {"tr_X": np.array([182625, 3]), "tr_Y": np.array([182625]),
+                             "dev_X": np.array([22655, 3]), "dev_Y": np.array([22655]),
+                             "te_X": np.array([22866, 3]), "te_Y": np.array([22866])}
+        outputs["params"] = {"bengio": np.array(11897), "bn": np.array(12097)}
+        outputs["train"] = {"before": np.array(3.3), "after": np.array(2.1),
+                            "lossi": np.linspace(3.3, 2, 60), "W2": z((41, 64, 27)),
+                            "b2": z((41, 27)), "h": z((40, 32, 64)), "logits": z((40, 32, 27)),
+                            "h_val0": z((1, 64)), "h_val1": z((1, 64))}
+    r = forged_replay(monkeypatch, _core_cells(), 3, data_dir, 33, forge)
     lost = {"lecture split sizes", "parameter counts", "short training lowers val loss"}
     assert not lost & set(earned(r)), {c.name: c.message for c in r.checks if c.name in lost}
     assert r.score == 100 - sum(c.points for c in week3.CHECKS if c.name in lost)

@@ -19,25 +19,13 @@ from grader.checks import Ctx, run_check
 from grader.report import STATUS_GRADED, GradeReport
 from grader.weeks import week5
 from reference.gpt import GPTConfig, GPTLanguageModel, num_params
+from tests.grader.forge import code_cells, forged_replay
+from tests.grader.test_week5 import NB_PATH as NB
 from tests.grader.test_week5 import mutate
 
 SPEC = {c.name: c for c in week5.CHECKS}
 TRAIN, COUNT = SPEC["training lowers loss"], SPEC["parameter count"]
 POINTS = {c.name: c.points for c in week5.CHECKS}
-SWAP_SAVEZ = """
-import numpy, numpy as np
-_real_savez = numpy.savez
-_inputs = dict(np.load('/zg/runner/inputs.npz'))
-def _savez(path, **arrays):
-    name = str(path).rsplit('/', 1)[-1]
-    if name == 'params.npz':
-        arrays = {'count': np.array([10788929])}
-    if name == 'train.npz':  # a loss that falls: one-hot logits of the targets
-        y = _inputs['train_y']
-        arrays['logitsT'] = 20.0 * np.eye(65)[y]
-    return _real_savez(path, **arrays)
-numpy.savez = np.savez = _savez
-"""
 
 
 def _inputs(seed: int = 0) -> dict[str, np.ndarray]:
@@ -116,9 +104,15 @@ def run(data: bytes, data_dir: Path, seed: int) -> GradeReport:
 
 
 def test_correct_notebook_with_forged_count_and_losses_loses_exactly_those(
-        data_dir: Path) -> None:
-    nb = mutate("# hyperparameters\n", SWAP_SAVEZ + "# hyperparameters\n")
-    r = run(nb, data_dir, seed=3)
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genuine results of the same inputs, with the lecture's count and a loss that falls
+    (one-hot logits of the targets) swapped in: exactly those two checks reject them."""
+    y = _inputs(3)["train_y"]
+
+    def swap(outputs: dict) -> None:
+        outputs["params"] = {**outputs["params"], "count": np.array([10788929])}
+        outputs["train"] = {**outputs["train"], "logitsT": 20.0 * np.eye(65)[y]}
+    r = forged_replay(monkeypatch, code_cells(NB), 5, data_dir, 3, swap)
     assert r.status == STATUS_GRADED, r.message
     assert {c.name for c in r.checks if not c.passed} == {TRAIN.name, COUNT.name}, [
         (c.name, c.message[:200]) for c in r.checks if not c.passed]
