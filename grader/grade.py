@@ -58,6 +58,10 @@ def runner_argv() -> list[str]:
 
 def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
            runtime: Runtime, t0: float) -> GradeReport:
+    missing = [f for f in wk.job.data if not (data_dir / f).is_file()]
+    if missing:  # the grader's fault, never the student's 0
+        raise FileNotFoundError(f"course data {', '.join(missing)} missing in {data_dir} "
+                                "(run `zerograd data fetch`)")
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
     inputs = wk.make_inputs(weeks.InputRequest(rng, data_dir, source, bool(runtime.gpu)))
     limits = runtime.limits
@@ -126,11 +130,9 @@ def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
     if inputs.files is not None:  # week 6: the corpora minus the held-out text, nothing else
         _write_files(job.work, inputs.files)
         return token
-    for src, dst in DATA_FILES.items():
-        if not (data_dir / src).is_file():  # the grader's fault, never the student's 0
-            raise FileNotFoundError(f"course data {src} missing in {data_dir} "
-                                    "(run `zerograd data fetch`)")
-        shutil.copyfile(data_dir / src, job.work / dst)
+    for src, dst in DATA_FILES.items():  # (the week's required files were checked in _grade)
+        if (data_dir / src).is_file():
+            shutil.copyfile(data_dir / src, job.work / dst)
     _write_files(job.work, extra_files or {})  # fixed names (source.EXTRA_FILES), e.g.
     return token  # capstone/data.txt, readable at that relative path
 

@@ -81,6 +81,8 @@ class JobSpec:
     # part -> names: the namespace is frozen after the first cell where all of them exist,
     # and probes of that part see it
     snapshots: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # course files the job cannot do without (missing: a grader fault, never the student's 0)
+    data: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = [k for k, v in self.hyperparams.items() if not is_hyper_value(v)]

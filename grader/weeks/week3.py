@@ -293,5 +293,5 @@ from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside 
 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
     week=WEEK, title=TITLE, limits=LIMITS,
-    job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS),
+    job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS, data=("names.txt",)),
     make_inputs=sandbox_only(make_inputs), checks=CHECKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -51,17 +52,28 @@ def capture(monkeypatch: pytest.MonkeyPatch, cells: list[str], week: int, data_d
     return report, seen
 
 
-def replay_cell(outputs: dict[str, dict[str, np.ndarray]]) -> str:
-    """A cell that sends these results itself, the strongest forgery the job can make: framed
-    records on the result pipe ($ZG_RESULT_FD) with the real names and keys, then a completion
-    record carrying this job's token (read from job.json) and the right digests, then an exit
-    before the runner can send its own. Only the fresh inputs stand between it and the points."""
+def blobs_of(outputs: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
+    """Each probe's arrays as base64 .npz bytes."""
     blobs = {}
     for name, arrays in outputs.items():
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         blobs[name] = base64.b64encode(buf.getvalue()).decode()
-    return FORGE_RECORDS.replace("BLOBS", repr(blobs))
+    return blobs
+
+
+def replay_cell(outputs: dict[str, dict[str, np.ndarray]]) -> str:
+    """A cell that sends these results itself, the strongest forgery the job can make: framed
+    records on the result pipe ($ZG_RESULT_FD) with the real names and keys, then a completion
+    record carrying this job's token (read from job.json) and the right digests, then an exit
+    before the runner can send its own. Only the fresh inputs stand between it and the points."""
+    return FORGE_RECORDS.replace("BLOBS", repr(blobs_of(outputs)))
+
+
+def replay_file_cell(path: str) -> str:
+    """The same forgery, reading the blobs from a file in the job's folder (results too big
+    for a notebook's code)."""
+    return FORGE_RECORDS.replace("BLOBS", f"json.load(open({path!r}))")
 
 
 FORGE_RECORDS = """import base64, hashlib, json, os
@@ -112,4 +124,8 @@ def forged_replay(monkeypatch: pytest.MonkeyPatch, cells: list[str], week: int,
     applied to them, sent as the job's own. What the checks reject is what `edit` forged."""
     _, outputs = capture(monkeypatch, cells, week, data_dir, seed)
     edit(outputs)
-    return grade_cells([replay_cell(outputs)], week, data_dir, seed)
+    cell = replay_file_cell("zg_forged.json")
+    src = dataclasses.replace(source.from_bytes(notebook([cell]), f"week{week}.ipynb", week),
+                              extra_files={"zg_forged.json": json.dumps(blobs_of(outputs))
+                                           .encode()})
+    return grade.grade(src, data_dir, seed=seed)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader import grade, source
-from grader.weeks import week2, week2_words
+from grader.weeks import InputRequest, week2, week2_words
 from tests.grader.forge import capture, earned, grade_cells, replay_cell
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "week2"
@@ -65,7 +65,9 @@ def test_replayed_result_files_with_the_real_keys(
 def test_the_notebooks_words_are_the_graders(small_data_dir: Path) -> None:
     a = week2.make_inputs(np.random.default_rng(1), small_data_dir)
     words = week2_words.decode(a["words"])
-    assert week2.HYPERPARAMS["words"] == words  # what the sandbox pins `words` to
+    req = InputRequest(np.random.default_rng(1), small_data_dir)
+    assert week2.WEEK_SPEC.make_inputs(req).pins["words"] == words  # the sandbox's `words`
+    assert "words" not in week2.HYPERPARAMS  # per submission, never a shared module global
     b = week2_words.decode(week2.make_inputs(np.random.default_rng(2), small_data_dir)["words"])
     names = set((small_data_dir / "names.txt").read_text().splitlines())
     assert words != b and len(words[0]) == 4

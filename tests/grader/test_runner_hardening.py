@@ -8,6 +8,7 @@ import pytest
 
 from grader import grade, sandbox, source, weeks
 from grader.report import STATUS_STUDENT_ERROR
+from tests.grader.forge import SEND_LIB
 from tests.grader.test_cheating import correct_cells, notebook
 
 PARAMS = "MLP parameter counts"
@@ -33,10 +34,9 @@ PROBE_ATTACKS = {
         "    if m is not None and hasattr(m, 'run_probes'):\n"
         "        m.run_probes = lambda *a, **k: {}\n"
         "import transform\n"),
-    "patch numpy.savez": (
-        "import numpy, os, json\n"
-        "numpy.savez(open('/zg/out/params.npz', 'wb'), count=[4, 16, 41, 337])\n"
-        "numpy.savez = lambda *a, **k: None\n"),
+    "patch numpy.savez": (  # the runner took its own numpy.savez before the first cell
+        "import numpy\n_real = numpy.savez\n"
+        "numpy.savez = lambda f, *a, **k: _real(f, count=[4, 16, 41, 337])\n"),
 }
 
 
@@ -138,19 +138,20 @@ def test_a_syntax_error_in_a_later_cell_does_not_stop_earlier_ones(tmp_path: Pat
 
 def test_a_forged_result_for_a_failed_probe_is_ignored(data_dir: Path) -> None:
     """The student writes the real keys of a probe that then fails: no digest, no result."""
-    forge = ("import numpy as np\n"
-             "np.savez('/zg/out/params.npz', count=np.array([4, 16, 41, 337]))\n")
+    forge = SEND_LIB + ("import numpy as np\n"
+                        "zg_send('params', count=np.array([4, 16, 41, 337]))\n")
     r = grade_cells([forge], data_dir)
     assert not check(r, PARAMS).passed and r.score == 0
 
 
 def test_a_forged_completion_record_without_the_token_is_ignored(data_dir: Path) -> None:
     forge = ("import numpy as np, json, hashlib, io, os\n"
-             "b = io.BytesIO(); np.savez(b, count=np.array([4, 16, 41, 337]))\n"
-             "open('/zg/out/params.npz', 'wb').write(b.getvalue())\n"
-             "rec = {'token': 'guess', 'cells': [], 'probes': {'params': {'ok': True, "
-             "'sha256': hashlib.sha256(b.getvalue()).hexdigest()}}}\n"
-             "open('/zg/out/status.json', 'w').write(json.dumps(rec))\n"
+             "fd = int(os.environ['ZG_RESULT_FD'])\n"
+             "b = io.BytesIO(); np.savez(b, count=np.array([4, 16, 41, 337])); d = b.getvalue()\n"
+             "os.write(fd, f'params.npz {len(d)}\\n'.encode() + d)\n"
+             "rec = json.dumps({'token': 'guess', 'cells': [], 'probes': {'params': {'ok': True, "
+             "'sha256': hashlib.sha256(d).hexdigest()}}}).encode()\n"
+             "os.write(fd, f'status.json {len(rec)}\\n'.encode() + rec)\n"
              "os._exit(0)\n")
     r = grade_cells([*correct_cells(), forge], data_dir)
     assert r.score == 0 and r.status == STATUS_STUDENT_ERROR

@@ -39,8 +39,8 @@ def test_fallback_is_never_a_pass() -> None:
     assert not st.ok and "UNSAFE" in st.failures[0]
 
 
-def _week1(tmp_path: Path, data_dir: Path, **kw: object) -> GradeReport:
-    src = source.from_bytes(b"x = 1\n", "week1.py", 1)
+def _week1(tmp_path: Path, data_dir: Path, week: int = 1, **kw: object) -> GradeReport:
+    src = source.from_bytes(b"x = 1\n", f"week{week}.py", week)
     return grade.grade(src, data_dir, seed=1, **kw)  # type: ignore[arg-type]
 
 
@@ -53,7 +53,7 @@ def test_missing_bubblewrap_is_a_grader_fault(tmp_path: Path, data_dir: Path,
 
 
 def test_missing_course_data_is_a_grader_fault(tmp_path: Path) -> None:
-    r = _week1(tmp_path, tmp_path)  # an empty data volume, as a fresh deployment has
+    r = _week1(tmp_path, tmp_path, week=2)  # an empty data volume, as a fresh deployment has
     assert r.status == STATUS_GRADER_ERROR and "not your fault" in r.message
     assert "zerograd data fetch" in (r.staff_traceback or "")
 
