@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,8 @@ class Group:
             state = "FROZEN" if on else "THAWED"
             _switch(self.freezer_dir / "freezer.state", state, self.freezer_dir / "freezer.state",
                     state)
-        else:  # no freezer: stop each process (a process forked meanwhile is caught next time)
-            stop_processes(self.pids(), on)
+        else:  # no freezer: stop each process until none runs
+            stop_all(self.pids, on)
 
     def kill(self) -> None:
         """SIGKILL every process in the group until it is empty (thawed first: a frozen
@@ -117,6 +118,31 @@ def stop_processes(pids: list[int], on: bool) -> None:
             os.kill(pid, signal.SIGSTOP if on else signal.SIGCONT)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def stop_all(list_pids: Callable[[], list[int]], on: bool, passes: int = 200) -> None:
+    """Like stop_processes, for a set that may grow and fight back: a process forked after a
+    snapshot, or one that SIGCONTs the others, is caught by the next pass; done when one pass
+    finds every process stopped and none new."""
+    if not on:
+        stop_processes(list_pids(), False)
+        return
+    seen: set[int] = set()
+    for _ in range(passes):
+        pids = list_pids()
+        stop_processes(pids, True)
+        if set(pids) <= seen and all(_stopped(p) for p in pids):
+            return
+        seen |= set(pids)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether a process is stopped, a zombie or gone (its state in /proc/PID/stat)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in "TtZX"
 
 
 def _write(path: Path, value: str) -> None:

@@ -113,7 +113,7 @@ class ProgressChannel:
         if self.group is not None:
             self.group.freeze() if on else self.group.thaw()
             return
-        cgroups.stop_processes(process_tree(self.pgid) if self.pgid else [], on)
+        cgroups.stop_all(lambda: process_tree(self.pgid) if self.pgid else [], on)
 
     def finish(self) -> list[Line]:
         """Wait briefly for the reader (the job is dead); what arrived."""

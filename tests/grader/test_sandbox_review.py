@@ -216,9 +216,6 @@ while True:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="review finding (grader/turns.py): without a cgroup, "
-                   "pause() SIGSTOPs a /proc snapshot of the tree; a process forked after the "
-                   "snapshot stays running and SIGCONTs the rest")
 def test_a_paused_job_stays_paused_without_a_cgroup(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
