@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     sandbox_backend: Literal["bwrap", "fallback"] = "bwrap"  # fallback: UNSAFE, local dev only
     sandbox_uid_base: int = 61000  # jobs run as host uids base..base+slots-1 (root workers)
     sandbox_uid_slots: int = 64  # give each worker container on a host its own range
+    sandbox_slot_dir: Path | None = None  # slot locks; share one among replicas of a worker
 
     # web
     host: str = "127.0.0.1"  # listen address (`make run`)

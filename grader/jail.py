@@ -27,15 +27,17 @@ from pathlib import Path
 
 UID_BASE = 61000  # first slot uid; the workers set it from Settings (see configure)
 UID_SLOTS = 64
+LOCK_DIR: Path | None = None  # where slot locks live (None: <tmp>/zerograd-slots)
 CAP_SYS_ADMIN = 21
 JOIN_CGROUP = 'for d in $ZG_CG; do echo $$ > "$d/cgroup.procs" || exit 125; done; ' \
               'unset ZG_CG; exec "$@"'
 
 
-def configure(uid_base: int, slots: int) -> None:
-    """Set the uid pool (a deployment setting: give each worker container its own range)."""
-    global UID_BASE, UID_SLOTS
-    UID_BASE, UID_SLOTS = uid_base, slots
+def configure(uid_base: int, slots: int, lock_dir: Path | None = None) -> None:
+    """Set the uid pool (a deployment setting: workers on one host share uids, so give each
+    worker service its own range, and replicas of one service one lock folder)."""
+    global UID_BASE, UID_SLOTS, LOCK_DIR
+    UID_BASE, UID_SLOTS, LOCK_DIR = uid_base, slots, lock_dir
 
 
 def is_root() -> bool:
@@ -82,8 +84,8 @@ def acquire(wait_s: float = 30.0) -> Slot:
     """A free slot uid (exclusive across processes on this host), leftovers killed."""
     if not is_root():
         return Slot(None)
-    locks = Path(tempfile.gettempdir()) / "zerograd-slots"
-    locks.mkdir(mode=0o700, exist_ok=True)
+    locks = LOCK_DIR or Path(tempfile.gettempdir()) / "zerograd-slots"
+    locks.mkdir(mode=0o700, parents=True, exist_ok=True)
     end = time.monotonic() + wait_s
     while True:
         for uid in range(UID_BASE, UID_BASE + UID_SLOTS):

@@ -14,7 +14,8 @@ log = logging.getLogger("zerograd.worker")
 
 def gate(settings: Settings, worker: str | None = None) -> bool:
     """Run the self-test, publish the flag, log loudly; False: this worker must not grade."""
-    jail.configure(settings.sandbox_uid_base, settings.sandbox_uid_slots)
+    jail.configure(settings.sandbox_uid_base, settings.sandbox_uid_slots,
+                   settings.sandbox_slot_dir)
     name = worker or f"{socket.gethostname()}"
     if settings.sandbox_backend == "fallback":
         record(settings, Flag(name, True, sandbox.FALLBACK_WARNING, unsafe=True))

@@ -48,3 +48,13 @@ def test_worker_image_has_the_sandbox_tools() -> None:
     for pkg in ("bubblewrap", "libseccomp2", "util-linux"):
         assert pkg in worker
     assert "USER root" in worker
+
+
+def test_replicas_of_a_worker_share_their_slot_locks() -> None:
+    """`docker compose up --scale worker-cpu=3`: replicas share uids, so they share locks."""
+    s = services()
+    dirs = [s[n]["environment"]["ZEROGRAD_SANDBOX_SLOT_DIR"] for n in WORKERS]
+    assert len(set(dirs)) == 2
+    for name, d in zip(WORKERS, dirs, strict=True):
+        assert any(str(v).endswith(":/var/lib/zerograd/slots") and d.startswith(
+            "/var/lib/zerograd/slots/") for v in s[name]["volumes"])
