@@ -33,6 +33,9 @@ AUTOGRADER_FAILED = ("The autograder failed on this submission. This is not your
 GITHUB_UNREACHABLE = ("GitHub unreachable, retrying: your repository could not be fetched "
                       "(attempt {attempt}). This is not your fault and does not use one of your "
                       "daily submissions.")
+AUTOGRADER_RETRY = ("The autograder failed on this submission (attempt {attempt}) and is trying "
+                    "again. This is not your fault and does not use one of your daily "
+                    "submissions.")
 GITHUB_GAVE_UP = ("GitHub stayed unreachable, so your repository could not be fetched. This is "
                   "not your fault and did not use one of your daily submissions: submit again "
                   "when GitHub is back.")
@@ -195,6 +198,10 @@ def _grade_claimed(submission_id: str, attempt: int, settings: Settings) -> str:
         gpu = settings.worker_gpu_devices if sub.week in (5, 6) else None
         report = grade.grade(src, settings.data_dir, backend=settings.sandbox_backend,
                              gpu_devices=gpu)
+    if report.status == STATUS_GRADER_ERROR and attempt < settings.max_attempts:
+        log.error("grading %s failed in the grader (attempt %d), retrying:\n%s",
+                  submission_id, attempt, report.staff_traceback)
+        raise TransientError("the autograder failed; retrying", AUTOGRADER_RETRY)
     outcome = record_report(submission_id, attempt, report, settings, sub.commit_sha)
     if outcome != "lost":
         github_status.post_for(sub, report, settings)
