@@ -122,8 +122,12 @@ def main() -> int:
     url, cleanup = make_db(args.db, args.pg_admin_url)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROGRAD_")}
+    # open enrolment and no daily quota: the bench measures the ack path, not the policy
+    policy = Path(tempfile.mkdtemp(prefix="zg-bench-")) / "course.toml"
+    policy.write_text("[roster]\nopen_enrolment = true\n")
     env.update(DATABASE_URL=url, REDIS_URL=args.redis_url, ZEROGRAD_WEBHOOK_SECRET=SECRET,
-               ZEROGRAD_EMBEDDED_WORKERS="0", PYTHONPATH=str(ROOT))
+               ZEROGRAD_EMBEDDED_WORKERS="0", PYTHONPATH=str(ROOT),
+               ZEROGRAD_COURSE_CONFIG=str(policy))
     if not args.redis_url:
         env.pop("REDIS_URL")
     server = subprocess.Popen(
