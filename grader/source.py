@@ -146,9 +146,10 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
         raise SourceError(
             f"file too large ({len(data) // 1024} KiB > {MAX_FILE_BYTES // 1024} KiB)")
     name = os.path.basename(filename)
-    if name.endswith(".ipynb"):
+    is_py = name.lower().endswith(".py")
+    if name.lower().endswith(".ipynb"):
         raw = notebook_cells(data)
-    elif name.endswith(".py"):
+    elif is_py:
         try:
             raw = py_cells(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -165,7 +166,7 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
     return Source(week, tuple(_plain_python(raw)), name, hashlib.sha256(data).hexdigest(),
                   cell_numbers=tuple(c.number for c in raw),
                   cell_labels=tuple(label_of(c.text) for c in raw),
-                  cell_lines=tuple(c.line for c in raw) if name.endswith(".py") else ())
+                  cell_lines=tuple(c.line for c in raw) if is_py else ())
 
 
 def _plain_python(raw: list[RawCell]) -> list[str]:
