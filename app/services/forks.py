@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -190,35 +191,45 @@ def _run(args: list[str], env: dict[str, str], deadline: float, watch: Path,
     return stderr
 
 
-def _grader_paths() -> list[str]:
-    from grader import source
+def _grader_reads(link: str) -> bool:
+    """Whether the grader could read `link`: a week notebook by the discovery rule, or an
+    extra file (capstone/data.txt) or a folder above one."""
+    from grader import discover, source
 
-    paths = [p for w in range(1, 7) for p in source.candidates(w)]
-    return paths + [p for extra in source.EXTRA_FILES.values() for p in extra]
+    extras = [p for extra in source.EXTRA_FILES.values() for p in extra]
+    return discover.week_of_path(link) is not None or any(
+        p == link or p.startswith(link + "/") for p in extras)
 
 
 def _check_tree(dest: Path, git: list[str], max_bytes: int) -> None:
-    """Refuse giant trees and symlinks on paths the grader reads, before checkout."""
+    """Refuse giant trees, before checkout, and symlinks the grader could read through: a
+    week notebook's name, a link to one, to a folder (the grader looks in any folder) or out."""
     out = subprocess.run([*git, "ls-tree", "-r", "-l", "-z", "FETCH_HEAD"], cwd=dest,
                          capture_output=True, check=True, timeout=60).stdout
-    total, links = 0, []
+    total, links, folders = 0, list[tuple[str, str]](), set[str]()
     for entry in out.split(b"\0"):
         if not entry:
             continue
-        meta, _, path = entry.partition(b"\t")
-        mode, _kind, _sha, size = meta.split()
+        meta, _, raw = entry.partition(b"\t")
+        mode, _kind, blob, size = meta.split()
+        path = raw.decode("utf-8", "replace")
+        parts = path.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
         if mode == b"120000":
-            links.append(path.decode("utf-8", "replace"))
+            links.append((path, blob.decode()))
         if size != b"-":
             total += int(size)
     if total > max_bytes:
         raise ForkError(f"the repository's files add up to {total // (1024 * 1024)} MiB, over the "
                         f"{max_bytes // (1024 * 1024)} MiB limit; do not commit data or models")
-    for p in _grader_paths():
-        for link in links:
-            if p == link or p.startswith(link + "/"):
-                raise ForkError(f"{link} is a symbolic link in your repository; "
-                                "commit the real file instead")
+    for link, link_sha in links:
+        target = subprocess.run([*git, "cat-file", "blob", link_sha], cwd=dest, capture_output=True,
+                                check=True, timeout=30).stdout.decode("utf-8", "replace")
+        into = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+        if (_grader_reads(link) or _grader_reads(into) or into in folders
+                or posixpath.isabs(target) or into.startswith("..")):
+            raise ForkError(f"{link} is a symbolic link in your repository; "
+                            "commit the real file instead")
 
 
 def fetch_fork(repo_url: str, commit_sha: str | None, dest: Path, settings: Settings) -> Path:
