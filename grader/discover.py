@@ -25,6 +25,7 @@ _NAME = re.compile(
 _SKIP_DIRS = {"__pycache__", "__macosx", "node_modules", "site-packages"}
 MAX_WALK_ENTRIES = 20_000  # a fork is at most fork_max_bytes, but may hold many tiny files
 MAX_LISTED = 12
+MAX_LIST_CHARS = 1200  # the whole message must fit a submission's error (2000 characters)
 
 # Names each week's contract defines (COURSE_CONTRACT.md): the content tie-breaker.
 MARKERS: dict[int, tuple[str, ...]] = {
@@ -136,6 +137,17 @@ def _describe(c: Candidate, week: int | None = None) -> str:
     return f"{c.path} (looks like week {', '.join(map(str, weeks))})" if weeks else c.path
 
 
+def _join(items: list[str], total: int) -> str:
+    """Items joined by commas within MAX_LIST_CHARS, then "and N more" (of `total`)."""
+    shown: list[str] = []
+    for item in items:
+        if sum(len(x) + 2 for x in shown) + len(item) > MAX_LIST_CHARS:
+            break
+        shown.append(item if len(item) <= 200 else item[:199] + "…")
+    more = total - len(shown)
+    return ", ".join(shown) + (f", and {more} more" if more > 0 else "")
+
+
 def choose(week: int, paths: list[str], read: Callable[[str], Candidate]) -> str:
     """The one path that is week `week` among a fork's `paths`, else DiscoveryError."""
     named = sorted((p for p in paths if week_of_path(p) == week),
@@ -145,8 +157,7 @@ def choose(week: int, paths: list[str], read: Callable[[str], Candidate]) -> str
     if not named:
         others = [p for p in paths if notebook_like(p)]
         listed = [_describe(read(p)) for p in others[:MAX_LISTED]]
-        more = f", and {len(others) - MAX_LISTED} more" if len(others) > MAX_LISTED else ""
-        found = ("the notebooks and .py files in your repository: " + ", ".join(listed) + more
+        found = ("the notebooks and .py files in your repository: " + _join(listed, len(others))
                  if listed else "your repository has no .ipynb or .py file")
         raise DiscoveryError(f"no week {week} notebook found; {found}. To fix it, "
                              f"{how_to_name(week)}")
@@ -158,6 +169,6 @@ def choose(week: int, paths: list[str], read: Callable[[str], Candidate]) -> str
         return top[0].path  # one defines most of the week's names, or all are the same code
     raise DiscoveryError(
         f"several week {week} notebooks found and their code does not tell which to grade: "
-        + ", ".join(_describe(c, week) for c in cands[:MAX_LISTED])
+        + _join([_describe(c, week) for c in cands[:MAX_LISTED]], len(cands))
         + f". Keep one: move or rename the others so their names no longer look like week "
         f"{week} (e.g. draft_week{week}.ipynb); {how_to_name(week)}")

@@ -164,3 +164,12 @@ def test_weeks_of_paths() -> None:
     paths = ["Copy_of_week1.ipynb", "weeks/week2.ipynb", "README.md", "notes/Week 3 (2).py",
              ".ipynb_checkpoints/week4.ipynb", "week4.txt"]
     assert discover.weeks_of_paths(paths) == [1, 2, 3]
+
+
+def test_long_listings_fit_a_submission_error(tmp_path: Path) -> None:
+    for i in range(40):
+        put(tmp_path, f"{'deep/' * 30}notebook_{i:02d}_{'x' * 60}.py", b"x = 1\n")
+    with pytest.raises(SourceError) as e:
+        source.load(tmp_path, 1)
+    msg = str(e.value)
+    assert len(msg) < 2000 and "more. To fix it, name the notebook weeks/week1.ipynb" in msg
