@@ -2,7 +2,8 @@
 
 The rule (case-insensitive, in any folder except hidden ones): an optional `Copy of ` /
 `Copy_of_` prefix (Colab's "Save a copy"), `week`, an optional separator, the week number
-(leading zeros allowed), optional ` (1)` duplicates suffixes, then `.ipynb` or `.py`.
+(leading zeros allowed), optional duplicate suffixes (` (1)` from browsers, `-Copy1` from
+Jupyter, ` copy 2` from macOS), then `.ipynb` or `.py`.
 So `weeks/week1.ipynb` (the documented name), `Copy_of_week1.ipynb`, `weeks/Copy of
 week1.ipynb`, `Week1.ipynb`, `notebooks/week01.ipynb`, `week_1.ipynb`, `week1 (1).ipynb` are
 all week 1. Several matches: the one whose code defines most of the week's names wins; a tie
@@ -20,7 +21,8 @@ from pathlib import PurePosixPath
 
 DOCUMENTED = "weeks/week{week}.ipynb"
 _NAME = re.compile(
-    r"^(?:copy[ _-]*of[ _-]*)*week[ _-]*0*([1-6])(?:[ _-]*\(\d{1,3}\))*\.(?:ipynb|py)$",
+    r"^(?:copy[ _-]*of[ _-]*)*week[ _-]*0*([1-6])"
+    r"(?:[ _-]*(?:\(\d{1,3}\)|copy(?:[ _-]*\d{1,3})?))*\.(?:ipynb|py)$",
     re.IGNORECASE)
 _SKIP_DIRS = {"__pycache__", "__macosx", "node_modules", "site-packages"}
 MAX_WALK_ENTRIES = 20_000  # a fork is at most fork_max_bytes, but may hold many tiny files

@@ -222,14 +222,34 @@ def _check_tree(dest: Path, git: list[str], max_bytes: int) -> None:
     if total > max_bytes:
         raise ForkError(f"the repository's files add up to {total // (1024 * 1024)} MiB, over the "
                         f"{max_bytes // (1024 * 1024)} MiB limit; do not commit data or models")
+    targets = _link_targets(dest, git, [sha for _, sha in links])
     for link, link_sha in links:
-        target = subprocess.run([*git, "cat-file", "blob", link_sha], cwd=dest, capture_output=True,
-                                check=True, timeout=30).stdout.decode("utf-8", "replace")
+        target = targets.get(link_sha, "/")
         into = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
         if (_grader_reads(link) or _grader_reads(into) or into in folders
                 or posixpath.isabs(target) or into.startswith("..")):
             raise ForkError(f"{link} is a symbolic link in your repository; "
                             "commit the real file instead")
+
+
+def _link_targets(dest: Path, git: list[str], shas: list[str]) -> dict[str, str]:
+    """What each symlink blob points to, read in one `git cat-file --batch`."""
+    if not shas:
+        return {}
+    out = subprocess.run([*git, "cat-file", "--batch"], cwd=dest, capture_output=True, check=True,
+                         timeout=60, input="".join(f"{s}\n" for s in set(shas)).encode()).stdout
+    targets, pos = {}, 0
+    while pos < len(out):
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].decode().split()
+        if len(header) != 3:  # "<sha> missing": refused as an unknown target
+            pos = header_end + 1
+            continue
+        sha, _kind, size = header
+        start = header_end + 1
+        targets[sha] = out[start:start + int(size)].decode("utf-8", "replace")
+        pos = start + int(size) + 1
+    return targets
 
 
 def fetch_fork(repo_url: str, commit_sha: str | None, dest: Path, settings: Settings) -> Path:

@@ -45,6 +45,9 @@ def put(root: Path, rel: str, data: bytes | Path) -> None:
     ("week1 (1).ipynb", 1),
     ("deep/er/folder/WEEK-3.IPYNB", 3),
     ("Copy of Copy of week5.ipynb", 5),
+    ("week2-Copy1.ipynb", 2),                # Jupyter's "Make a copy"
+    ("week4 copy 2.ipynb", 4),               # macOS Finder duplicate
+    ("Copy_of_week1_(1).ipynb", 1),
     ("submissions/week3.py", 3),
     ("weeks/week6.ipynb", 6),
 ])
@@ -58,7 +61,7 @@ def test_name_variants_are_found(tmp_path: Path, rel: str, week: int) -> None:
 
 @pytest.mark.parametrize("rel", [
     "week10.ipynb", "week7.ipynb", "week1.txt", "lecture1.ipynb", "week1_solution.ipynb",
-    "draft_week1.ipynb", ".ipynb_checkpoints/week1-checkpoint.ipynb",
+    "draft_week1.ipynb", "week1copyright.ipynb", "week1-notes.ipynb", ".ipynb_checkpoints/week1-checkpoint.ipynb",
     ".ipynb_checkpoints/week1.ipynb", ".git/week1.py", "__pycache__/week1.py", "weeks1.ipynb",
 ])
 def test_names_that_are_not_a_week(rel: str) -> None:
