@@ -79,16 +79,20 @@ def post_status(settings: Settings, owner: str, name: str, sha: str, state: str,
         return False
 
 
-def tree_paths(settings: Settings, owner: str, name: str, sha: str) -> list[str]:
-    """Every file path in a commit's tree (GET /repos/{o}/{r}/git/trees/{sha}?recursive=1)."""
+def tree_paths(settings: Settings, owner: str, name: str, sha: str) -> list[str] | None:
+    """Every file path in a commit's tree (GET /repos/{o}/{r}/git/trees/{sha}?recursive=1);
+    None when GitHub has no such tree for us (404/409/422: private, gone); AppError 503 when
+    GitHub is down, so the delivery can be redelivered."""
     r = _get(settings, f"/repos/{owner}/{name}/git/trees/{sha}?recursive=1", settings.github_token)
+    if r.status_code in (404, 409, 422):
+        return None
     if r.status_code != 200:
         raise AppError(f"GitHub answered HTTP {r.status_code} listing {owner}/{name}@{sha[:12]}; "
                        "redeliver the push later", 503)
     data = r.json()
     tree = data.get("tree") if isinstance(data, dict) else None
     if not isinstance(tree, list):
-        raise AppError("GitHub returned an unexpected tree listing", 502)
+        raise AppError("GitHub returned an unexpected tree listing; redeliver the push later", 503)
     if data.get("truncated"):
         log.warning("tree of %s/%s@%s is truncated; weeks beyond it are not seen", owner, name,
                     sha)

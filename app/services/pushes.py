@@ -141,7 +141,12 @@ def _push(session: Session, settings: Settings, payload: dict[str, Any],
         return PushResult(student)
     if truncated:  # which files changed is unknown: grade every week the commit's tree holds
         owner, name = repo_owner(url)
-        weeks = discover.weeks_of_paths(github.tree_paths(settings, owner, name, sha))
+        tree = github.tree_paths(settings, owner, name, sha)
+        if tree is None:
+            return PushResult(f"refused: the push lists only part of its commits and GitHub "
+                              f"shows no files for {sha[:12]} (a private repository?); "
+                              "submit the week from your page")
+        weeks = discover.weeks_of_paths(tree)
         if not weeks:
             return PushResult("ignored: no week notebook in the pushed commit")
     res = PushResult("", repo_url=url, sha=sha)

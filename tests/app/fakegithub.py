@@ -34,6 +34,7 @@ class FakeGitHub:
     exchanges: list[dict[str, str]] = field(default_factory=list)
     trees: dict[str, list[str]] = field(default_factory=dict)  # "owner/repo@sha" -> file paths
     tree_requests: list[str] = field(default_factory=list)
+    tree_status: int = 200  # set to 500/502 to play a GitHub outage on the trees API
 
     def add_fork(self, owner: str, name: str, parent: str | None = "course/zero-to-hero") -> None:
         """Repo metadata for owner/name (a fork of `parent`, or not a fork when None)."""
@@ -46,6 +47,7 @@ class FakeGitHub:
         for d in (self.codes, self.tokens, self.repos, self.trees):
             d.clear()
         self.tree_requests.clear()
+        self.tree_status = 200
         self.statuses.clear()
         self.exchanges.clear()
 
@@ -112,6 +114,8 @@ def build_app(fake: FakeGitHub) -> FastAPI:
         key = f"{owner}/{name}@{sha}".lower()
         fake.tree_requests.append(key)
         paths = fake.trees.get(key)
+        if fake.tree_status != 200:
+            return JSONResponse({"message": "Server Error"}, status_code=fake.tree_status)
         if paths is None or recursive != "1":
             return JSONResponse({"message": "Not Found"}, status_code=404)
         return JSONResponse({"sha": sha, "truncated": False, "tree": [

@@ -82,15 +82,29 @@ def test_truncated_push_without_week_is_ignored(
 
 def test_truncated_push_github_down_is_503_and_not_recorded(
         client: TestClient, db_session: Session, sent: list, fake_github: FakeGitHub) -> None:
-    p = payload("push_truncated.json")  # the fake has no tree for it: 404
+    p = payload("push_truncated.json")
+    fake_github.trees[f"ada/zero-to-hero@{p['after']}"] = ["weeks/week5.ipynb"]
+    fake_github.tree_status = 502
     r = post(client, p, delivery="trunc-down")
     assert r.status_code == 503 and "redeliver" in r.json()["detail"]
     assert db_session.scalar(select(WebhookDelivery).where(
         WebhookDelivery.delivery_id == "trunc-down")) is None  # a redelivery will be handled
     assert _subs(db_session) == [] and sent == []
-    fake_github.trees[f"ada/zero-to-hero@{p['after']}"] = ["weeks/week5.ipynb"]
+    fake_github.tree_status = 200
     assert post(client, p, delivery="trunc-down").status_code == 202
     assert [w for w, _ in _subs(db_session)] == [5]
+
+
+def test_truncated_push_tree_not_visible_is_refused_with_reason(
+        client: TestClient, db_session: Session, sent: list, fake_github: FakeGitHub) -> None:
+    p = payload("push_truncated.json")  # the fake has no tree for it: 404, as for a private fork
+    r = post(client, p, delivery="trunc-private")
+    assert r.status_code == 202
+    assert r.json()["outcome"].startswith("refused: the push lists only part of its commits")
+    row = db_session.scalar(select(WebhookDelivery).where(
+        WebhookDelivery.delivery_id == "trunc-private"))
+    assert row is not None and "private repository" in row.outcome
+    assert _subs(db_session) == [] and sent == []
 
 
 def test_untruncated_payloads() -> None:
