@@ -208,13 +208,6 @@ def _regular_file(path: Path, root: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
-def candidates(week: int) -> list[str]:
-    """Example names a fork may give week N (the rule is grader/discover.py's, any folder)."""
-    return [discover.DOCUMENTED.format(week=week), f"Copy_of_week{week}.ipynb",
-            f"Copy of week{week}.ipynb", f"Week{week}.ipynb", f"week0{week}.ipynb",
-            f"week_{week}.ipynb", f"week{week} (1).ipynb", f"week{week}.py"]
-
-
 def _candidate(root: Path, rel: str) -> discover.Candidate:
     """What discovery needs to know about one file: the names its code defines."""
     try:

@@ -21,6 +21,7 @@ from grader import source
 from tests.app.fakegithub import FakeGitHub
 from tests.app.gitserver import GitServer, make_repo
 from tests.app.test_webhooks import post
+from tests.grader.test_discover import VARIANTS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 COLAB1 = (FIXTURES / "colab" / "week1_colab.ipynb").read_bytes()
@@ -53,6 +54,21 @@ def test_push_changed_path_variants(client: TestClient, db_session: Session, sen
     p["commits"][0]["modified"] = ["week_4 (1).ipynb", "draft_week5.ipynb", "week6.txt"]
     assert post(client, p, delivery="variants").status_code == 202
     assert [w for w, _ in _subs(db_session)] == [2, 3, 4]
+
+
+@pytest.mark.parametrize("rel, week", VARIANTS)
+def test_push_uses_the_intake_rule(client: TestClient, db_session: Session, sent: list,
+                                   tmp_path: Path, rel: str, week: int) -> None:
+    """One rule: the path intake finds in a fork is the path a push maps to that week."""
+    (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / rel).write_text("x = 1\n" if rel.endswith(".py") else json.dumps(
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []}]}))
+    assert source.load(tmp_path, week).origin == rel
+    p = payload("push_colab_save.json")
+    p["commits"][0]["added"] = [rel]
+    assert post(client, p, delivery=f"rule-{rel}").status_code == 202
+    assert [w for w, _ in _subs(db_session)] == [week]
 
 
 def test_truncated_push_uses_the_commits_tree(

@@ -35,7 +35,7 @@ def put(root: Path, rel: str, data: bytes | Path) -> None:
         p.write_bytes(data)
 
 
-@pytest.mark.parametrize("rel, week", [
+VARIANTS = [
     ("Copy_of_week1.ipynb", 1),              # Colab "Save a copy in GitHub", default path
     ("weeks/Copy of week1.ipynb", 1),        # Drive copy committed by hand
     ("notebooks/Week01.ipynb", 1),
@@ -50,7 +50,10 @@ def put(root: Path, rel: str, data: bytes | Path) -> None:
     ("Copy_of_week1_(1).ipynb", 1),
     ("submissions/week3.py", 3),
     ("weeks/week6.ipynb", 6),
-])
+]
+
+
+@pytest.mark.parametrize("rel, week", VARIANTS)
 def test_name_variants_are_found(tmp_path: Path, rel: str, week: int) -> None:
     put(tmp_path, rel, b"x = 1" if rel.endswith(".py") else nb("x = 1"))
     put(tmp_path, "README.md", b"hi\n")
@@ -61,7 +64,8 @@ def test_name_variants_are_found(tmp_path: Path, rel: str, week: int) -> None:
 
 @pytest.mark.parametrize("rel", [
     "week10.ipynb", "week7.ipynb", "week1.txt", "lecture1.ipynb", "week1_solution.ipynb",
-    "draft_week1.ipynb", "week1copyright.ipynb", "week1-notes.ipynb", ".ipynb_checkpoints/week1-checkpoint.ipynb",
+    "draft_week1.ipynb", "week1copyright.ipynb", "week1-notes.ipynb",
+    ".ipynb_checkpoints/week1-checkpoint.ipynb",
     ".ipynb_checkpoints/week1.ipynb", ".git/week1.py", "__pycache__/week1.py", "weeks1.ipynb",
 ])
 def test_names_that_are_not_a_week(rel: str) -> None:
