@@ -10,7 +10,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import magics
+from grader import discover, magics
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # notebooks carry outputs (plots), so allow some room
 MAX_CODE_BYTES = 1024 * 1024
@@ -146,9 +146,10 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
         raise SourceError(
             f"file too large ({len(data) // 1024} KiB > {MAX_FILE_BYTES // 1024} KiB)")
     name = os.path.basename(filename)
-    if name.endswith(".ipynb"):
+    is_py = name.lower().endswith(".py")
+    if name.lower().endswith(".ipynb"):
         raw = notebook_cells(data)
-    elif name.endswith(".py"):
+    elif is_py:
         try:
             raw = py_cells(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -165,7 +166,7 @@ def from_bytes(data: bytes, filename: str, week: int) -> Source:
     return Source(week, tuple(_plain_python(raw)), name, hashlib.sha256(data).hexdigest(),
                   cell_numbers=tuple(c.number for c in raw),
                   cell_labels=tuple(label_of(c.text) for c in raw),
-                  cell_lines=tuple(c.line for c in raw) if name.endswith(".py") else ())
+                  cell_lines=tuple(c.line for c in raw) if is_py else ())
 
 
 def _plain_python(raw: list[RawCell]) -> list[str]:
@@ -207,25 +208,35 @@ def _regular_file(path: Path, root: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
-def candidates(week: int) -> list[str]:
-    """Where a fork may keep week N, in order of preference."""
-    return [f"weeks/week{week}.ipynb", f"week{week}.ipynb", f"week{week}.py",
-            f"submissions/week{week}.ipynb", f"submissions/week{week}.py", f"weeks/week{week}.py"]
+def _candidate(root: Path, rel: str) -> discover.Candidate:
+    """What discovery needs to know about one file: the names its code defines."""
+    try:
+        src = from_bytes(_regular_file(root / rel, root, MAX_FILE_BYTES), rel, 1)
+    except (SourceError, OSError) as e:
+        return discover.Candidate(rel, frozenset(), (), str(e)[:120])
+    key = tuple(c.strip() for c in src.cells if c.strip())
+    return discover.Candidate(rel, frozenset(discover.defined_names(src.cells)), key)
+
+
+def find_in_directory(root: Path, week: int) -> str:
+    """The fork-relative path of week N by the discovery rule, else SourceError listing why."""
+    root = Path(root)
+    try:
+        return discover.choose(week, discover.walk(root), lambda rel: _candidate(root, rel))
+    except discover.DiscoveryError as e:
+        raise SourceError(str(e)) from None
 
 
 def from_directory(root: Path, week: int) -> Source:
     """Find and parse week N in a cloned fork."""
     _check_week(week)
     root = Path(root)
-    for rel in candidates(week):
-        p = root / rel
-        if os.path.lexists(p):
-            src = from_bytes(_regular_file(p, root, MAX_FILE_BYTES), p.name, week)
-            extra = {r: _regular_file(root / r, root, MAX_EXTRA_BYTES)
-                     for r in EXTRA_FILES.get(week, ()) if os.path.lexists(root / r)}
-            return replace(src, origin=rel, extra_files=extra)
-    raise SourceError(
-        f"no week {week} notebook found; expected one of: " + ", ".join(candidates(week)))
+    rel = find_in_directory(root, week)
+    p = root / rel
+    src = from_bytes(_regular_file(p, root, MAX_FILE_BYTES), p.name, week)
+    extra = {r: _regular_file(root / r, root, MAX_EXTRA_BYTES)
+             for r in EXTRA_FILES.get(week, ()) if os.path.lexists(root / r)}
+    return replace(src, origin=rel, extra_files=extra)
 
 
 def load(path: Path | str, week: int) -> Source:

@@ -1,4 +1,8 @@
-"""GitHub webhooks: HMAC-checked, deduplicated, answered 202 without fetching anything."""
+"""GitHub webhooks: HMAC-checked, deduplicated, answered 202 without cloning anything.
+
+A push maps its changed paths to weeks by grader/discover.py's rule; only when the payload's
+commit list is truncated does it make one GitHub API call (the commit's tree).
+"""
 
 from __future__ import annotations
 

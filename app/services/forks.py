@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -190,35 +191,65 @@ def _run(args: list[str], env: dict[str, str], deadline: float, watch: Path,
     return stderr
 
 
-def _grader_paths() -> list[str]:
-    from grader import source
+def _grader_reads(link: str) -> bool:
+    """Whether the grader could read `link`: a week notebook by the discovery rule, or an
+    extra file (capstone/data.txt) or a folder above one."""
+    from grader import discover, source
 
-    paths = [p for w in range(1, 7) for p in source.candidates(w)]
-    return paths + [p for extra in source.EXTRA_FILES.values() for p in extra]
+    extras = [p for extra in source.EXTRA_FILES.values() for p in extra]
+    return discover.week_of_path(link) is not None or any(
+        p == link or p.startswith(link + "/") for p in extras)
 
 
 def _check_tree(dest: Path, git: list[str], max_bytes: int) -> None:
-    """Refuse giant trees and symlinks on paths the grader reads, before checkout."""
+    """Refuse giant trees, before checkout, and symlinks the grader could read through: a
+    week notebook's name, a link to one, to a folder (the grader looks in any folder) or out."""
     out = subprocess.run([*git, "ls-tree", "-r", "-l", "-z", "FETCH_HEAD"], cwd=dest,
                          capture_output=True, check=True, timeout=60).stdout
-    total, links = 0, []
+    total, links, folders = 0, list[tuple[str, str]](), set[str]()
     for entry in out.split(b"\0"):
         if not entry:
             continue
-        meta, _, path = entry.partition(b"\t")
-        mode, _kind, _sha, size = meta.split()
+        meta, _, raw = entry.partition(b"\t")
+        mode, _kind, blob, size = meta.split()
+        path = raw.decode("utf-8", "replace")
+        parts = path.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
         if mode == b"120000":
-            links.append(path.decode("utf-8", "replace"))
+            links.append((path, blob.decode()))
         if size != b"-":
             total += int(size)
     if total > max_bytes:
         raise ForkError(f"the repository's files add up to {total // (1024 * 1024)} MiB, over the "
                         f"{max_bytes // (1024 * 1024)} MiB limit; do not commit data or models")
-    for p in _grader_paths():
-        for link in links:
-            if p == link or p.startswith(link + "/"):
-                raise ForkError(f"{link} is a symbolic link in your repository; "
-                                "commit the real file instead")
+    targets = _link_targets(dest, git, [sha for _, sha in links])
+    for link, link_sha in links:
+        target = targets.get(link_sha, "/")
+        into = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+        if (_grader_reads(link) or _grader_reads(into) or into in folders
+                or posixpath.isabs(target) or into.startswith("..")):
+            raise ForkError(f"{link} is a symbolic link in your repository; "
+                            "commit the real file instead")
+
+
+def _link_targets(dest: Path, git: list[str], shas: list[str]) -> dict[str, str]:
+    """What each symlink blob points to, read in one `git cat-file --batch`."""
+    if not shas:
+        return {}
+    out = subprocess.run([*git, "cat-file", "--batch"], cwd=dest, capture_output=True, check=True,
+                         timeout=60, input="".join(f"{s}\n" for s in set(shas)).encode()).stdout
+    targets, pos = {}, 0
+    while pos < len(out):
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].decode().split()
+        if len(header) != 3:  # "<sha> missing": refused as an unknown target
+            pos = header_end + 1
+            continue
+        sha, _kind, size = header
+        start = header_end + 1
+        targets[sha] = out[start:start + int(size)].decode("utf-8", "replace")
+        pos = start + int(size) + 1
+    return targets
 
 
 def fetch_fork(repo_url: str, commit_sha: str | None, dest: Path, settings: Settings) -> Path:

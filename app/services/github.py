@@ -77,3 +77,24 @@ def post_status(settings: Settings, owner: str, name: str, sha: str, state: str,
     except httpx.HTTPError as e:
         log.warning("commit status for %s/%s@%s failed: %s", owner, name, sha, e)
         return False
+
+
+def tree_paths(settings: Settings, owner: str, name: str, sha: str) -> list[str] | None:
+    """Every file path in a commit's tree (GET /repos/{o}/{r}/git/trees/{sha}?recursive=1);
+    None when GitHub has no such tree for us (404/409/422: private, gone); AppError 503 when
+    GitHub is down, so the delivery can be redelivered."""
+    r = _get(settings, f"/repos/{owner}/{name}/git/trees/{sha}?recursive=1", settings.github_token)
+    if r.status_code in (404, 409, 422):
+        return None
+    if r.status_code != 200:
+        raise AppError(f"GitHub answered HTTP {r.status_code} listing {owner}/{name}@{sha[:12]}; "
+                       "redeliver the push later", 503)
+    data = r.json()
+    tree = data.get("tree") if isinstance(data, dict) else None
+    if not isinstance(tree, list):
+        raise AppError("GitHub returned an unexpected tree listing; redeliver the push later", 503)
+    if data.get("truncated"):
+        log.warning("tree of %s/%s@%s is truncated; weeks beyond it are not seen", owner, name,
+                    sha)
+    return [e["path"] for e in tree if isinstance(e, dict) and e.get("type") == "blob"
+            and isinstance(e.get("path"), str)]

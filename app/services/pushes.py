@@ -19,14 +19,12 @@ from app.config import Settings
 from app.errors import AppError
 from app.models import Student, Submission, WebhookDelivery, new_submission_id, utcnow
 from app.queue import enqueue_grading
-from app.services import policies, roster
+from app.services import github, policies, roster
 from app.services.forks import ForkError, repo_owner, validate_ref, validate_repo_url
-from app.services.submissions import (
-    get_or_create_student,
-    insert_ignore,
-    record_delivery,
-    weeks_changed,
-)
+from app.services.submissions import get_or_create_student, insert_ignore, record_delivery
+from grader import discover
+
+MAX_PAYLOAD_COMMITS = 2048  # GitHub lists at most this many commits in a push delivery
 
 
 @dataclass(frozen=True)
@@ -134,12 +132,23 @@ def _push(session: Session, settings: Settings, payload: dict[str, Any],
         repo_owner(url)
     except ForkError as e:
         return PushResult(f"ignored: {e}")
-    weeks = weeks_changed(payload)
-    if not weeks:
+    truncated = commits_truncated(payload)
+    weeks = [] if truncated else discover.weeks_of_paths(changed_paths(payload))
+    if not truncated and not weeks:
         return PushResult("ignored: no week notebook changed")
     student = _student(session, settings, trust, payload, url)
     if isinstance(student, str):
         return PushResult(student)
+    if truncated:  # which files changed is unknown: grade every week the commit's tree holds
+        owner, name = repo_owner(url)
+        tree = github.tree_paths(settings, owner, name, sha)
+        if tree is None:
+            return PushResult(f"refused: the push lists only part of its commits and GitHub "
+                              f"shows no files for {sha[:12]} (a private repository?); "
+                              "submit the week from your page")
+        weeks = discover.weeks_of_paths(tree)
+        if not weeks:
+            return PushResult("ignored: no week notebook in the pushed commit")
     res = PushResult("", repo_url=url, sha=sha)
     for week in weeks:
         limit, remaining = policies.quota(session, settings, student.id, week)
@@ -151,6 +160,32 @@ def _push(session: Session, settings: Settings, payload: dict[str, Any],
         f"; over the daily limit: week {', '.join(map(str, res.over_quota))}"
         if res.over_quota else "")
     return res
+
+
+def changed_paths(payload: dict[str, Any]) -> list[str]:
+    """Paths added or modified by the commits a push payload lists."""
+    paths: list[str] = []
+    for commit in _commits(payload):
+        for key in ("added", "modified"):
+            files = commit.get(key)
+            paths += [p for p in files if isinstance(p, str)] if isinstance(files, list) else []
+    return paths
+
+
+def _commits(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    commits = payload.get("commits")
+    return [c for c in commits if isinstance(c, dict)] if isinstance(commits, list) else []
+
+
+def commits_truncated(payload: dict[str, Any]) -> bool:
+    """The payload lists fewer commits than were pushed (`size`, `distinct_size`, the cap)."""
+    commits = _commits(payload)
+    distinct = sum(1 for c in commits if c.get("distinct", True) is not False)
+    size, distinct_size = payload.get("size"), payload.get("distinct_size")
+    return (not isinstance(payload.get("commits"), list)
+            or (type(size) is int and size > len(commits))
+            or (type(distinct_size) is int and distinct_size > distinct)
+            or len(commits) >= MAX_PAYLOAD_COMMITS)
 
 
 def _insert(session: Session, settings: Settings, res: PushResult, student: Student,

@@ -131,15 +131,6 @@ def create_fork(session: Session, settings: Settings, student: Student, week: in
                 repo_url=url, commit_sha=ref, submitted_by=submitted_by)
 
 
-def weeks_changed(payload: dict[str, Any]) -> list[int]:
-    """Weeks whose notebook paths were added or modified in a push payload."""
-    paths: set[str] = set()
-    for commit in payload.get("commits") or []:
-        for key in ("added", "modified"):
-            paths.update(p for p in commit.get(key) or [] if isinstance(p, str))
-    return [w for w in WEEKS if paths & set(source.candidates(w))]
-
-
 def record_delivery(session: Session, delivery_id: str, event: str,
                     outcome: str = "received") -> bool:
     """Remember a GitHub delivery and what it did; False when it was seen before."""

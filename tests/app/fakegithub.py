@@ -1,4 +1,5 @@
-"""A loopback fake GitHub: OAuth authorize + token endpoints, /user, repo metadata, statuses."""
+"""A loopback fake GitHub: OAuth authorize + token endpoints, /user, repo metadata, commit
+trees, statuses."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class FakeGitHub:
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)  # "owner/repo" -> metadata
     statuses: list[dict[str, Any]] = field(default_factory=list)
     exchanges: list[dict[str, str]] = field(default_factory=list)
+    trees: dict[str, list[str]] = field(default_factory=dict)  # "owner/repo@sha" -> file paths
+    tree_requests: list[str] = field(default_factory=list)
+    tree_status: int = 200  # set to 500/502 to play a GitHub outage on the trees API
 
     def add_fork(self, owner: str, name: str, parent: str | None = "course/zero-to-hero") -> None:
         """Repo metadata for owner/name (a fork of `parent`, or not a fork when None)."""
@@ -40,8 +44,10 @@ class FakeGitHub:
 
     def reset(self) -> None:
         """Forget everything (between tests)."""
-        for d in (self.codes, self.tokens, self.repos):
+        for d in (self.codes, self.tokens, self.repos, self.trees):
             d.clear()
+        self.tree_requests.clear()
+        self.tree_status = 200
         self.statuses.clear()
         self.exchanges.clear()
 
@@ -102,6 +108,20 @@ def build_app(fake: FakeGitHub) -> FastAPI:
     def repo(owner: str, name: str) -> JSONResponse:
         meta = fake.repos.get(f"{owner}/{name}".lower())
         return JSONResponse(meta or {"message": "Not Found"}, status_code=200 if meta else 404)
+
+    @app.get("/repos/{owner}/{name}/git/trees/{sha}")
+    def tree(owner: str, name: str, sha: str, recursive: str = "") -> JSONResponse:
+        key = f"{owner}/{name}@{sha}".lower()
+        fake.tree_requests.append(key)
+        paths = fake.trees.get(key)
+        if fake.tree_status != 200:
+            return JSONResponse({"message": "Server Error"}, status_code=fake.tree_status)
+        if paths is None or recursive != "1":
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        return JSONResponse({"sha": sha, "truncated": False, "tree": [
+            {"path": p, "mode": "100644", "type": "blob", "sha": "0" * 40} for p in paths] + [
+            {"path": p.rsplit("/", 1)[0], "mode": "040000", "type": "tree", "sha": "1" * 40}
+            for p in paths if "/" in p]})
 
     @app.post("/repos/{owner}/{name}/statuses/{sha}")
     async def status(owner: str, name: str, sha: str, request: Request) -> JSONResponse:

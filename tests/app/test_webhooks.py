@@ -61,12 +61,15 @@ def test_ping_200(client: TestClient) -> None:
 
 def test_push_creates_one_submission_per_week(
         client: TestClient, db_session: Session, sent: list) -> None:
-    payload = push(paths=("week1.ipynb", "weeks/week2.ipynb", "README.md", "notes/week3.ipynb"))
+    # issue 11: any folder counts (notes/week3.ipynb is week 3); other names do not
+    payload = push(paths=("week1.ipynb", "weeks/week2.ipynb", "README.md", "notes/week3.ipynb",
+                          "notes/lecture4.ipynb", ".ipynb_checkpoints/week5.ipynb"))
     r = post(client, payload)
     assert r.status_code == 202, r.text
     subs = _subs(db_session)
     assert [(s.week, s.source, s.commit_sha) for s in subs] == [(1, "webhook", SHA),
-                                                               (2, "webhook", SHA)]
+                                                               (2, "webhook", SHA),
+                                                               (3, "webhook", SHA)]
     assert subs[0].repo_url == "https://github.com/ada/zero-to-hero"
     assert subs[0].student.github_login == "ada"
     assert sorted(r.json()["submissions"]) == sorted(s.id for s in subs)
