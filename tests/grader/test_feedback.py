@@ -1,0 +1,119 @@
+"""Golden files of the rendered feedback (CLI text, web page fragment, Gradescope JSON) for a
+notebook whose imports cell fails; ZG_UPDATE_GOLDEN=1 rewrites them, CI compares."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from grader import cli, feedback, grade, source
+from grader.report import CheckResult, GradeReport
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "feedback"
+UPDATE = os.environ.get("ZG_UPDATE_GOLDEN") == "1"
+
+
+def _stable(text: str) -> str:
+    """Timings out: they change from run to run."""
+    text = re.sub(r"\d+ ms\b", "N ms", text)
+    return re.sub(r"\(graded, [\d.]+ s\)", "(graded, N s)", text)
+
+
+def _golden(name: str, text: str) -> None:
+    path = FIX / name
+    if UPDATE:
+        path.write_text(text)
+    assert path.is_file(), f"{path} missing: run with ZG_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} changed; review, then ZG_UPDATE_GOLDEN=1"
+
+
+@pytest.fixture(scope="module")
+def report(data_dir: Path) -> GradeReport:
+    src = source.load(FIX / "week1_missing_import.ipynb", 1)
+    r = grade.grade(src, data_dir, seed=4)
+    r.timings = {"total": 1.0}
+    for c in r.checks:
+        c.duration_s = 0.0
+    return r
+
+
+def _html(r: GradeReport) -> str:
+    from app.templating import templates
+
+    html = templates.env.get_template("_feedback.html").render(
+        report=r.to_dict(staff=False), view=None)
+    return re.sub(r"\n\s*\n", "\n", html).strip() + "\n"
+
+
+def test_cli_text_is_golden(report: GradeReport) -> None:
+    _golden("week1_missing_import.cli.txt", _stable(cli.format_table(report)) + "\n")
+
+
+def test_web_fragment_is_golden(report: GradeReport) -> None:
+    _golden("week1_missing_import.html", _html(report))
+
+
+def test_gradescope_json_is_golden(report: GradeReport) -> None:
+    _golden("week1_missing_import.gradescope.json",
+            json.dumps(report.to_gradescope(), indent=2, sort_keys=True) + "\n")
+
+
+def test_root_cause_points_at_the_first_failing_cell(report: GradeReport) -> None:
+    fb = feedback.build(report.to_dict(staff=False))
+    assert fb.root_cause.startswith("cell 2 (`import not_installed_pkg`) failed first: "
+                                    "ModuleNotFoundError: No module named 'not_installed_pkg'")
+    assert "5 check(s) below failed because names it defines are missing" in fb.root_cause
+    assert fb.cell_errors[0].where == "cell 2, line 1: `import not_installed_pkg`"
+    assert all(e.caused_by == "cell 2" for e in fb.cell_errors[1:])
+
+
+def test_same_content_everywhere(report: GradeReport) -> None:
+    """The root cause and each cell error's headline are in all three renderings."""
+    fb = feedback.build(report.to_dict(staff=False))
+    text, gs, html = cli.format_table(report), report.to_gradescope(), _html(report)
+    for line in [fb.root_cause] + [e.headline() for e in fb.cell_errors]:
+        assert line in text and line in gs["output"]
+        assert line.replace("'", "&#39;").replace("`", "`") in html
+    assert text.index("Cell errors") < text.index("PASS")  # "see the cell errors below" is true
+    assert "relu (optional)" in {t["name"] for t in gs["tests"]}
+    assert "0/0 bonus" not in text
+
+
+def _tb_report(tb: str, n: int) -> dict:
+    checks = [CheckResult(f"c{i}", 0.0, 5.0, False, tb, 0.0) for i in range(n)]
+    return GradeReport(week=1, title="t", status="graded", score=0.0, max_score=5.0 * n,
+                       checks=checks).to_dict()
+
+
+def test_a_traceback_is_shown_once() -> None:
+    tb = ('  File "cell 12", line 69, in tanh\n    t = exp(x)\n'
+          "RuntimeError: shape '[-1, 1000]' is invalid\n")
+    fb = feedback.build(_tb_report(tb, 8))
+    assert fb.checks[0].traceback and not any(c.traceback for c in fb.checks[1:])
+    assert all(c.same_as == "check 'c0'" for c in fb.checks[1:])
+    assert fb.checks[1].summary == ("RuntimeError: shape '[-1, 1000]' is invalid "
+                                    "(at cell 12, line 69)")
+
+
+def test_multi_line_exception_messages_stay_whole() -> None:
+    tb = ('  File "<cell 20>", line 3, in <module>\n    torch.cat(xs, 1.5)\n'
+          "TypeError: cat() received an invalid combination of arguments - got (list, float):\n"
+          " * (tuple of Tensors tensors, int dim, *, Tensor out)\n")
+    num = feedback.Numbering((23,), ("xs = []",), (), "", ("",))
+    loc = num.locate(tb.replace("<cell 20>", "<cell 1>"))
+    assert loc.type == "TypeError" and loc.message.startswith("cat() received")
+    assert loc.exception.splitlines()[1].startswith(" * (tuple")
+    assert loc.where.startswith("cell 23, line 3")
+
+
+def test_loop_note_only_on_errors_a_loop_can_cause() -> None:
+    num = feedback.Numbering((1, 3), ("a", "b"), (), "", ("for i in range(9): pass", "x"))
+    cells = [{"cell": 1, "error": None, "shortened_loops": 1},
+             {"cell": 2, "error": "NameError: name 'q' is not defined\n", "shortened_loops": 0}]
+    assert feedback.cell_errors(cells, num)[0]["note"] == ""
+    cells[1]["error"] = "AssertionError: needs the full loop\n"
+    assert "shortens" in feedback.cell_errors(cells, num)[0]["note"]
