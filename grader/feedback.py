@@ -13,9 +13,9 @@ RUNNER_FILE = re.compile(r'File "<cell (\d+)>", line (\d+)')
 SHOWN_FILE = re.compile(r'File "([^"]+)", line (\d+)')
 NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
 EXC_LINE = re.compile(r"[A-Za-z_][\w.]*(\(.*?\))?(:|$)")
-# errors that a shortened loop cannot cause (a name or module missing, code that never ran)
-NOT_FROM_LOOPS = ("NameError", "ModuleNotFoundError", "ImportError", "SyntaxError",
-                  "IndentationError", "TabError")
+# errors a shortened loop can cause (a length, shape or value the full loop would have made)
+FROM_LOOPS = ("AssertionError", "RuntimeError", "ValueError", "IndexError", "KeyError",
+              "ZeroDivisionError", "StopIteration")
 LOOP_NOTE = ("The grader shortens top-level `for … in range(…)` loops to keep grading fast, so "
              "a cell that relies on a loop's full length (e.g. `lossi.view(-1, 1000)`) can fail "
              "here; that alone costs no points.")
@@ -148,7 +148,7 @@ def cell_errors(cells: list[dict[str, Any]], num: Numbering) -> list[dict[str, A
         i = int(c.get("cell", 0))
         loc = num.locate(str(c["error"]))
         note = LOOP_NOTE if (first_cut is not None and i >= first_cut
-                             and loc.type not in NOT_FROM_LOOPS) else ""
+                             and loc.type in FROM_LOOPS) else ""
         out.append({**c, "number": num.number(i), "name": num.name(i), "type": loc.type,
                     "message": loc.message, "where": loc.where,
                     "traceback": num.renumber(str(c["error"])).rstrip(), "note": note,
@@ -284,27 +284,29 @@ def build(report: dict[str, Any]) -> Feedback:
 
 def _check_view(c: dict[str, Any], errs: list[dict[str, Any]], shown: dict[str, str]
                 ) -> tuple[CheckView, dict | None]:
-    msg = str(c.get("message", ""))
-    optional = bool(c.get("bonus")) and not float(c.get("max_points", 0))
-    base = dict(name=str(c.get("name", "")), points=float(c.get("points", 0)),
-                max_points=float(c.get("max_points", 0)), passed=bool(c.get("passed")),
-                optional=optional, bonus=bool(c.get("bonus")))
-    if c.get("passed") or 'File "' not in msg:
-        return CheckView(**base, summary=msg), None  # type: ignore[arg-type]
-    head, _, rest = msg.partition('  File "')
-    tb = '  File "' + rest if head.strip() else msg
-    frames, exc = split_traceback(tb)
-    root = _root_of(_missing_name(exc), errs, None)
-    hits = list(SHOWN_FILE.finditer(tb))
-    where = f" (at {hits[-1].group(1)}, line {hits[-1].group(2)})" if hits else ""
-    summary = " ".join(p for p in (head.strip(), exc.splitlines()[0] if exc else "") if p)
-    if root is not None:
-        return CheckView(**base, summary=f"{summary}{where}; because cell "  # type: ignore[arg-type]
-                         f"{root.get('number', root.get('cell'))} failed (see the cell errors)"), root
-    if tb in shown:
-        return CheckView(**base, summary=summary + where, same_as=shown[tb]), None  # type: ignore[arg-type]
-    shown[tb] = f"check {base['name']!r}"
-    return CheckView(**base, summary=summary + where, traceback=tb), None  # type: ignore[arg-type]
+    msg, name = str(c.get("message", "")), str(c.get("name", ""))
+    summary, tb, same_as, root = msg, "", "", None
+    if not c.get("passed") and 'File "' in msg:
+        head, _, rest = msg.partition('  File "')
+        tb = '  File "' + rest if head.strip() else msg
+        _, exc = split_traceback(tb)
+        root = _root_of(_missing_name(exc), errs, None)
+        hits = list(SHOWN_FILE.finditer(tb))
+        where = f" (at {hits[-1].group(1)}, line {hits[-1].group(2)})" if hits else ""
+        summary = " ".join(p for p in (head.strip(), exc.splitlines()[0] if exc else "") if p)
+        summary += where
+        if root is not None:  # the root cell's error explains it: no traceback here
+            summary += (f"; because cell {root.get('number', root.get('cell'))} failed "
+                        "(see the cell errors)")
+            tb = ""
+        elif tb in shown:
+            same_as, tb = shown[tb], ""
+        else:
+            shown[tb] = f"check {name!r}"
+    view = CheckView(name, float(c.get("points", 0)), float(c.get("max_points", 0)),
+                     bool(c.get("passed")), bool(c.get("bonus")) and not c.get("max_points"),
+                     bool(c.get("bonus")), summary, tb, same_as)
+    return view, root
 
 
 def _root_cause(errs: list[dict[str, Any]], cells: int, checks: int) -> str:

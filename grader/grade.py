@@ -190,7 +190,7 @@ def summarize(res: sandbox.SandboxResult, status: dict[str, Any],
         first_cut = next((c.get("cell", 0) for c in cells if c.get("shortened_loops")), None)
         if first_cut is not None and any(  # only errors a shortened loop can cause
                 c.get("cell", 0) >= first_cut and feedback.Numbering().locate(
-                    str(c["error"])).type not in feedback.NOT_FROM_LOOPS for c in errs):
+                    str(c["error"])).type in feedback.FROM_LOOPS for c in errs):
             msg += " " + feedback.LOOP_NOTE
         return STATUS_GRADED, msg
     return STATUS_GRADED, ""
