@@ -118,3 +118,41 @@ def test_loop_note_only_on_errors_a_loop_can_cause() -> None:
     assert feedback.cell_errors(cells, num)[0]["note"] == ""
     cells[1]["error"] = "AssertionError: needs the full loop\n"
     assert "shortens" in feedback.cell_errors(cells, num)[0]["note"]
+
+
+def test_values_differ_shows_the_first_differing_elements() -> None:
+    import numpy as np
+
+    from grader.checks import CheckFailed, expect_close
+
+    got, want = np.array([1.0, 2.0, 3.0, 4.0, 9.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(CheckFailed) as e:
+        expect_close(got, want, "logits")
+    assert "first differing at flat index [4]: got [9.0] expected [5.0]" in e.value.message
+
+
+def test_optional_checks_read_as_optional() -> None:
+    r = GradeReport(week=1, title="t", status="graded", score=5.0, max_score=5.0, checks=[
+        CheckResult("core", 5.0, 5.0, True, "ok", 0.0),
+        CheckResult("relu", 0.0, 0.0, False, "AttributeError: no relu", 0.0, bonus=True)])
+    text = cli.format_table(r)
+    assert "0/0 bonus" not in text and "FAIL" not in text
+    assert "OPT   relu" in text and "Optional, no points: AttributeError" in text
+    gs = {t["name"]: t for t in r.to_gradescope()["tests"]}
+    assert gs["relu (optional)"]["output"].startswith("Optional, no points")
+
+
+def test_py_exports_name_file_lines() -> None:
+    text = "# In[1]:\n\n\nimport math\n\n\n# In[2]:\n\n\nx = 1\ny = 1 / 0\n"
+    src = source.from_bytes(text.encode(), "week1.py", 1)
+    num = grade.numbering_of(src)
+    tb = '  File "<cell 2>", line 5, in <module>\nZeroDivisionError: division by zero\n'
+    assert num.renumber(tb).startswith('  File "week1.py", line 11 (cell 2)')
+    assert num.locate(tb).where == "cell 2, line 5 (week1.py line 11): `y = 1 / 0`"
+
+
+def test_week1_crash_names_the_expressions_and_the_fix() -> None:
+    from grader.weeks import week1
+
+    hint = week1._wrap_hint("add")
+    assert "`a + k`" in hint and "`a + 2.3`" in hint and "Value(other)" in hint
