@@ -156,3 +156,31 @@ def test_week1_crash_names_the_expressions_and_the_fix() -> None:
 
     hint = week1._wrap_hint("add")
     assert "`a + k`" in hint and "`a + 2.3`" in hint and "Value(other)" in hint
+
+
+@pytest.mark.parametrize(("error", "hinted"), [
+    ("NameError: name 'GPTLanguageModel' is not defined", False),
+    ("ModuleNotFoundError: No module named 'google.colab'", False),
+    ("IndexError: index out of range in self", True),
+])
+def test_week5_crop_hint_only_where_a_missing_crop_shows(error: str, hinted: bool) -> None:
+    from grader.checks import CheckFailed, Ctx
+    from grader.weeks import week5
+
+    with pytest.raises(CheckFailed) as e:
+        week5._window(Ctx({}, {}, {"window": error}))
+    assert ("must crop" in e.value.message) is hinted and error in e.value.message
+
+
+def test_reports_stored_before_the_feedback_pass_still_render() -> None:
+    """Old cell_errors records carry only cell/error: named by index, never a raw dict."""
+    from app.templating import templates
+
+    old = {"checks": [], "message": "1 cell(s) raised an error; see the cell errors below.",
+           "cell_errors": [{"cell": 3, "error": '  File "<cell 3>", line 1, in <module>\n'
+                            "    1 / 0\nZeroDivisionError: division by zero\n",
+                            "seconds": 0.1, "shortened_loops": 0}]}
+    fb = feedback.build(old)
+    assert fb.cell_errors[0].headline() == "cell 3 raised ZeroDivisionError: division by zero"
+    html = templates.env.get_template("_feedback.html").render(report=old, view=None)
+    assert "cell 3 raised ZeroDivisionError" in html and "{&#39;cell&#39;" not in html
