@@ -217,8 +217,8 @@ class CheckView:
 
     @property
     def mark(self) -> str:
-        """PASS, FAIL, or OPT (an optional check not done: no points lost)."""
-        return "PASS" if self.passed else ("OPT" if self.optional else "FAIL")
+        """PASS, FAIL, or OPT (an optional or bonus check not done: no points lost)."""
+        return "PASS" if self.passed else ("OPT" if self.optional or self.bonus else "FAIL")
 
     @property
     def points_text(self) -> str:
@@ -331,5 +331,5 @@ def text_blocks(fb: Feedback) -> list[str]:
     out = [p for p in (fb.message, fb.root_cause) if p]
     if fb.cell_errors:
         out.append("Cell errors (cells numbered as in your notebook):\n"
-                   + "\n".join(e.text() for e in fb.cell_errors))
+                   + "\n".join("  " + ln for e in fb.cell_errors for ln in e.text().splitlines()))
     return out
