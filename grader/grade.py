@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import feedback, sandbox, weeks
+from grader import celltrace, sandbox, weeks
 from grader.checks import Ctx, Runtime, run_check
 from grader.report import (
     STATUS_GRADED,
@@ -96,7 +96,7 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
         max_score=float(sum(s.points for s in specs)), checks=results, message=message,
         benchmarks=benchmarks, extras=extras,
         stdout=res.stdout, stderr=res.stderr,
-        cell_errors=feedback.cell_errors(status.get("cells", []), numbering),
+        cell_errors=celltrace.cell_errors(status.get("cells", []), numbering),
         timings={"prepare": t1 - t0, "run": t2 - t1, "check": t3 - t2,
                  "total": time.perf_counter() - t0,
                  "exec_cells": float(status.get("exec_seconds", 0.0))},
@@ -105,10 +105,10 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
     )
 
 
-def numbering_of(source: Source) -> feedback.Numbering:
+def numbering_of(source: Source) -> celltrace.Numbering:
     """How feedback names the runner's cells: as the student's notebook (or .py) numbers them."""
     py = source.origin.endswith(".py")
-    return feedback.Numbering(source.cell_numbers, source.cell_labels, source.cell_lines,
+    return celltrace.Numbering(source.cell_numbers, source.cell_labels, source.cell_lines,
                               Path(source.origin).name if py else "", source.cells)
 
 
@@ -189,8 +189,8 @@ def summarize(res: sandbox.SandboxResult, status: dict[str, Any],
         cells = [c for c in status.get("cells", []) if isinstance(c, dict)]
         first_cut = next((c.get("cell", 0) for c in cells if c.get("shortened_loops")), None)
         if first_cut is not None and any(  # only errors a shortened loop can cause
-                c.get("cell", 0) >= first_cut and feedback.Numbering().locate(
-                    str(c["error"])).type in feedback.FROM_LOOPS for c in errs):
-            msg += " " + feedback.LOOP_NOTE
+                c.get("cell", 0) >= first_cut and celltrace.Numbering().locate(
+                    str(c["error"])).type in celltrace.FROM_LOOPS for c in errs):
+            msg += " " + celltrace.LOOP_NOTE
         return STATUS_GRADED, msg
     return STATUS_GRADED, ""

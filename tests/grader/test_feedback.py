@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, feedback, grade, source
+from grader import celltrace, cli, feedback, grade, source
 from grader.report import CheckResult, GradeReport
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "feedback"
@@ -104,7 +104,7 @@ def test_multi_line_exception_messages_stay_whole() -> None:
     tb = ('  File "<cell 20>", line 3, in <module>\n    torch.cat(xs, 1.5)\n'
           "TypeError: cat() received an invalid combination of arguments - got (list, float):\n"
           " * (tuple of Tensors tensors, int dim, *, Tensor out)\n")
-    num = feedback.Numbering((23,), ("xs = []",), (), "", ("",))
+    num = celltrace.Numbering((23,), ("xs = []",), (), "", ("",))
     loc = num.locate(tb.replace("<cell 20>", "<cell 1>"))
     assert loc.type == "TypeError" and loc.message.startswith("cat() received")
     assert loc.exception.splitlines()[1].startswith(" * (tuple")
@@ -112,12 +112,12 @@ def test_multi_line_exception_messages_stay_whole() -> None:
 
 
 def test_loop_note_only_on_errors_a_loop_can_cause() -> None:
-    num = feedback.Numbering((1, 3), ("a", "b"), (), "", ("for i in range(9): pass", "x"))
+    num = celltrace.Numbering((1, 3), ("a", "b"), (), "", ("for i in range(9): pass", "x"))
     cells = [{"cell": 1, "error": None, "shortened_loops": 1},
              {"cell": 2, "error": "NameError: name 'q' is not defined\n", "shortened_loops": 0}]
-    assert feedback.cell_errors(cells, num)[0]["note"] == ""
+    assert celltrace.cell_errors(cells, num)[0]["note"] == ""
     cells[1]["error"] = "AssertionError: needs the full loop\n"
-    assert "shortens" in feedback.cell_errors(cells, num)[0]["note"]
+    assert "shortens" in celltrace.cell_errors(cells, num)[0]["note"]
 
 
 def test_values_differ_shows_the_first_differing_elements() -> None:
