@@ -6,4 +6,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from grader import feedback
+
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["feedback"] = feedback.build  # report dict -> what the student reads

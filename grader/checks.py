@@ -239,8 +239,10 @@ def expect_close(got: Any, want: Any, what: str, rtol: float = 1e-6, atol: float
     """Pass (returning the cmp line) or fail with expected/got and the max abs diff."""
     c = cmp(got, want, what, rtol, atol, reshape)
     if not c.approx:
-        g, w = np.asarray(got).ravel(), np.asarray(want).ravel()
-        sample = f"; e.g. got {g[:3].tolist()} expected {w[:3].tolist()}" if g.size else ""
+        g, w = as_float(got, what).ravel(), as_float(want, what).ravel()
+        bad = np.flatnonzero(~np.isclose(g, w, rtol=rtol, atol=atol))[:3]  # NaN differs too
+        sample = (f"; first differing at flat index {bad.tolist()}: got {g[bad].tolist()} "
+                  f"expected {w[bad].tolist()}") if bad.size else ""
         raise CheckFailed(f"{what}: values differ (max abs diff {c.maxdiff:.3g}, "
                           f"tolerance rtol={rtol:g} atol={atol:g}){sample}", maxdiff=c.maxdiff)
     return c.line(what)

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader import feedback
 from grader.report import STATUS_GRADER_ERROR, GradeReport
 from grader.sandbox import FALLBACK_WARNING
 
@@ -49,20 +50,16 @@ class Spinner:
 
 
 def format_table(r: GradeReport) -> str:
-    """A readable per-check table with the score at the bottom."""
+    """The score's story: the root cause and cell errors first, then a per-check table."""
+    fb = feedback.build(r.to_dict(staff=False))
     lines = [f"zerograd — week {r.week}: {r.title}", ""]
-    w = max([len(c.name) for c in r.checks] + [5])
-    for c in r.checks:
-        mark = "PASS" if c.passed else "FAIL"
-        pts = f"{c.points:g}/{c.max_points:g}" + (" bonus" if c.bonus else "")
-        lines.append(f"  {mark}  {c.name:<{w}}  {pts:>10}  {c.duration_s * 1000:6.0f} ms")
-        if not c.passed:
-            lines.append(f"        {c.message}")
-    for ce in r.cell_errors:
-        first = str(ce.get("error", "")).strip().splitlines()[-1:] or [""]
-        lines.append(f"  cell {ce.get('cell')} raised: {first[0]}")
-    if r.message:
-        lines += ["", r.message]
+    for block in feedback.text_blocks(fb):
+        lines += [block, ""]
+    w = max([len(c.name) for c in fb.checks] + [5])
+    for c, raw in zip(fb.checks, r.checks, strict=True):
+        lines.append(f"  {c.mark:<4}  {c.name:<{w}}  {c.points_text:>10}  "
+                     f"{raw.duration_s * 1000:6.0f} ms")
+        lines += ["        " + ln for ln in c.detail().splitlines()]
     lines += ["", f"Score: {r.score:g} / {r.max_score:g}   ({r.status}, "
               f"{r.timings.get('total', 0):.2f} s)"]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import sandbox, weeks
+from grader import celltrace, sandbox, weeks
 from grader.checks import Ctx, Runtime, run_check
 from grader.report import (
     STATUS_GRADED,
@@ -80,12 +80,14 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
     ctx = Ctx(inputs.sandbox, outputs, errors, data_dir, inputs.trusted,
               replace(runtime, paired=paired, killed=res.killed))
     specs = wk.select(ctx)
+    numbering = numbering_of(source)
     results = []
     for spec in specs:
         c0 = time.perf_counter()
         o = run_check(spec, ctx)  # GraderFault propagates: the whole report is our fault
         results.append(CheckResult(
-            spec.name, spec.points if o.passed else 0.0, spec.points, o.passed, o.message,
+            spec.name, spec.points if o.passed else 0.0, spec.points, o.passed,
+            numbering.renumber(o.message),
             time.perf_counter() - c0, spec.description, spec.bonus, o.details))
     benchmarks, extras = wk.benchmarks(ctx, results), wk.extras(ctx, results)
     t3 = time.perf_counter()
@@ -98,13 +100,20 @@ def _grade(source: Source, wk: weeks.Week, data_dir: Path, seed: int | None,
         max_score=float(sum(s.points for s in specs)), checks=results, message=message,
         benchmarks=benchmarks, extras=extras,
         stdout=res.stdout, stderr=res.stderr,
-        cell_errors=[c for c in status.get("cells", []) if c.get("error")],
+        cell_errors=celltrace.cell_errors(status.get("cells", []), numbering),
         timings={"prepare": t1 - t0, "run": t2 - t1, "check": t3 - t2,
                  "total": time.perf_counter() - t0,
                  "exec_cells": float(status.get("exec_seconds", 0.0))},
         sandbox={"backend": res.backend, "killed": res.killed, "returncode": res.returncode,
                  "wall_s": round(res.wall_s, 3), "notes": res.notes},
     )
+
+
+def numbering_of(source: Source) -> celltrace.Numbering:
+    """How feedback names the runner's cells: as the student's notebook (or .py) numbers them."""
+    py = source.origin.endswith(".py")
+    return celltrace.Numbering(source.cell_numbers, source.cell_labels, source.cell_lines,
+                              Path(source.origin).name if py else "", source.cells)
 
 
 def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
@@ -181,9 +190,9 @@ def summarize(res: sandbox.SandboxResult, status: dict[str, Any],
         msg = f"{len(errs)} cell(s) raised an error; see the cell errors below."
         cells = [c for c in status.get("cells", []) if isinstance(c, dict)]
         first_cut = next((c.get("cell", 0) for c in cells if c.get("shortened_loops")), None)
-        if first_cut is not None and any(c.get("cell", 0) >= first_cut for c in errs):
-            msg += (" The grader shortens top-level `for … in range(…)` loops to keep grading "
-                    "fast, so a cell that relies on a loop's full length (e.g. "
-                    "`lossi.view(-1, 1000)`) can fail here; that alone costs no points.")
+        if first_cut is not None and any(  # only errors a shortened loop can cause
+                c.get("cell", 0) >= first_cut and celltrace.Numbering().locate(
+                    str(c["error"])).type in celltrace.FROM_LOOPS for c in errs):
+            msg += " " + celltrace.LOOP_NOTE
         return STATUS_GRADED, msg
     return STATUS_GRADED, ""

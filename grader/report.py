@@ -82,15 +82,18 @@ class GradeReport:
         return cls(**d)
 
     def to_gradescope(self) -> dict[str, Any]:
-        """Gradescope autograder results.json."""
+        """Gradescope autograder results.json: the same feedback as the CLI and the web page."""
+        from grader import feedback
+
+        fb = feedback.build(self.to_dict(staff=False))
         tests = [
-            {"name": c.name, "score": c.points, "max_score": c.max_points,
-             "status": "passed" if c.passed else "failed", "output": c.message,
-             "visibility": "visible"}
-            for c in self.checks
+            {"name": c.name + (" (optional)" if c.optional else ""), "score": c.points,
+             "max_score": c.max_points, "status": "passed" if c.passed else "failed",
+             "output": c.detail() if not c.passed else c.summary, "visibility": "visible"}
+            for c in fb.checks
         ]
-        output = self.message
+        output = "\n\n".join(feedback.text_blocks(fb))
         if self.stdout:
             output += "\n\nYour notebook printed:\n" + self.stdout
         return {"score": self.score, "execution_time": round(self.timings.get("total", 0.0), 3),
-                "output": output, "tests": tests, "stdout_visibility": "visible"}
+                "output": output.strip(), "tests": tests, "stdout_visibility": "visible"}

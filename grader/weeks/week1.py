@@ -133,9 +133,24 @@ def _got(ctx: Ctx, probe: str, key: str, shape: tuple[int, ...]) -> np.ndarray:
         last = e.message.strip().splitlines()[-1] if e.message.strip() else ""
         if last.startswith("NameError: the notebook does not define"):
             raise CheckFailed(last.removeprefix("NameError: ")) from None
+        if any(s in e.message for s in _NUMBER_MIX):
+            raise CheckFailed(_wrap_hint(probe) + "\n" + e.message) from None
         raise
     expect(got.shape == shape, f"{probe}: {key} has shape {got.shape}, expected {shape}")
     return got
+
+
+_NUMBER_MIX = ("'float' object has no attribute", "'int' object has no attribute",
+               "unsupported operand type")
+
+
+def _wrap_hint(probe: str) -> str:
+    """Which expressions the grader tried, and the usual fix for a Value-and-number crash."""
+    tried = ", ".join(dict.fromkeys(f"`{c[0]}`" for c in CASES.get(probe, [])))
+    what = f"the expressions {tried}" if tried else "a random graph mixing Values and numbers"
+    return (f"Your Value crashed on {what} (a, b, c are Values; k is a plain float, as in "
+            "`a + 2.3`). Wrap plain numbers: `other = other if isinstance(other, Value) else "
+            "Value(other)`; `2.3 + a` also needs __radd__ (and __rmul__ …).")
 
 
 def _close(got: np.ndarray, want: np.ndarray) -> np.ndarray:

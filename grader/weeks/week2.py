@@ -196,9 +196,10 @@ def _trained(ctx: Ctx) -> str:
     got = bigram.weights_nll(W, ref["N"])
     expect(math.isfinite(got) and got <= ref["limit"],
            f"the dataset NLL of your trained W is {got:.4f}; expected <= {ref['limit']:.4f} "
-           f"after {ITERATION_CAP} gradient steps (the seeded W before training gives "
-           f"{ref['untrained']:.4f}, the lecture's loop reaches {ref['lecture']:.4f}). Check the "
-           "update W.data += -50 * W.grad and the loss")
+           f"(what {ITERATION_CAP} gradient steps reach; the grader stops longer loops at "
+           f"{ITERATION_CAP}, so run at least that many). The seeded W before training gives "
+           f"{ref['untrained']:.4f}, the lecture's loop reaches {ref['lecture']:.4f}. Check the "
+           "loop's length, the update W.data += -50 * W.grad and the loss")
     return (f"dataset NLL of the trained W = {got:.4f} (untrained {ref['untrained']:.4f}, the "
             f"lecture's loop {ref['lecture']:.4f})")
 

@@ -325,7 +325,9 @@ def _window(ctx: Ctx) -> str:
     try:
         a = _tokens(ctx.arr("window", "a"), ctx.inputs["long_a"], f"prompt of {L} tokens")
         b = _tokens(ctx.arr("window", "b"), ctx.inputs["long_b"], f"prompt of {L} tokens")
-    except CheckFailed as e:
+    except CheckFailed as e:  # the crop hint only where a missing crop shows: an index/size error
+        if not any(s in e.message for s in ("index out of range", "IndexError", "must match")):
+            raise
         raise CheckFailed(f"generate() on a prompt longer than block_size = {T} must crop the "
                           f"context to idx[:, -block_size:]. {e.message}") from None
     _sampled(a[:, L:], f"prompt of {L} tokens")
