@@ -46,7 +46,8 @@ TITLE = "manual backprop and WaveNet (makemore parts 4-5)"
 ITERATION_CAP = 50
 HYPERPARAMS: dict = {}
 BACKPROP_NAMES = [*bp.PARAM_NAMES, "Xb", "Yb", *bp.GRAD_NAMES]
-SNAPSHOTS = {"backprop": BACKPROP_NAMES, "fused_ce": [*BACKPROP_NAMES, "hpreact_fast"],
+SNAPSHOTS = {"backprop": BACKPROP_NAMES,
+             "fused_ce": [*bp.PARAM_NAMES, "Xb", "Yb", "dlogits", "hpreact_fast"],
              "backprop_partial": [*bp.PARAM_NAMES, "Xb", "Yb", "dlogprobs"]}
 LIMITS = Limits(wall_s=180, memory_mb=4096)
 VOCAB = 27
