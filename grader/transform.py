@@ -7,10 +7,10 @@ Nothing the rewritten code relies on can be rebound by the student's code: a pin
     for i in tqdm(range(n)):  ->   for i in tqdm((LOG(R := RANGE(n)), R[:CAP])[1]):  (enumerate)
     for i in trange(n, **k):  ->   for i in (LOG(R := RANGE(n)),
                                              ISLICE(trange(R.start, R.stop, R.step, **k), CAP))[1]:
-    while cond: body          ->   for R in RANGE(CAP):
+    while cond: body          ->   for R in RANGE(CAP + 1):
                                        if not cond: <the while's else>; break
+                                       if R == CAP: LOG(RANGE(CAP + 1)); break   # shortened
                                        body
-                                   else: LOG(RANGE(CAP + 1))        # "this loop was shortened"
 
 slices with a literal CAP a range built by RANGE (or ISLICE, itertools.islice, stops whatever
 trange returns after CAP items), constants that `bind` replaces in the compiled code object by
@@ -141,13 +141,15 @@ def cap_iter(it: ast.expr, m: Markers, cap: int) -> ast.expr:
 
 
 def _cap_while(stmt: ast.While, m: Markers, cap: int) -> ast.For:
-    """for R in RANGE(cap): (if not test: orelse; break); body — else: LOG(RANGE(cap + 1))"""
+    """for R in RANGE(cap + 1): (if not test: orelse; break); (if R == cap: LOG(…); break); body"""
     stop = ast.If(ast.UnaryOp(ast.Not(), stmt.test), [*stmt.orelse, ast.Break()], [])
     shortened = ast.Expr(ast.Call(ast.Constant(m.log), [
         ast.Call(ast.Constant(m.range), [ast.Constant(cap + 1)], [])], []))
+    at_cap = ast.If(ast.Compare(ast.Name(m.var, ast.Load()), [ast.Eq()], [ast.Constant(cap)]),
+                    [shortened, ast.Break()], [])
     loop = ast.For(ast.Name(m.var, ast.Store()),
-                   ast.Call(ast.Constant(m.range), [ast.Constant(cap)], []),
-                   [stop, *stmt.body], [shortened])
+                   ast.Call(ast.Constant(m.range), [ast.Constant(cap + 1)], []),
+                   [stop, at_cap, *stmt.body], [])
     return ast.copy_location(loop, stmt)
 
 
