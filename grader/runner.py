@@ -236,13 +236,21 @@ def _write_result(out: Path, name: str, data: bytes) -> None:
 
 
 def run_probes(probes: dict[str, Any], inputs: dict[str, Any], ns: dict[str, Any],
-               snaps: dict[str, dict[str, Any]], out: Path, np: Any) -> dict[str, dict]:
-    """Call each probe of the week on the grader's inputs; write its arrays and their digest."""
+               snaps: _Snapshots, out: Path, np: Any) -> dict[str, dict]:
+    """Call each probe of the week on the grader's inputs; write its arrays and their digest.
+
+    A probe of a part that never opened reads the final namespace only to say which name is
+    missing; if none is, the part's names exist but never all fresh together (stale gradients
+    beside re-initialised parameters), and reading them would pair values that don't belong.
+    """
     status: dict[str, dict] = {}
     for name, (part, fn) in probes.items():
         t0 = time.perf_counter()
-        where = snaps.get(part, ns) if part else ns
+        where = snaps.snaps.get(part, ns) if part else ns
         try:
+            if where is ns and part and all(n in ns for n in snaps.wanted.get(part, ())):
+                raise NameError(f"the names of snapshot {part!r} were never all defined "
+                                "together (each after the last rebinding of those before it)")
             arrays = {k: _to_array(v, np.asarray) for k, v in fn(where, inputs).items()}
             buf = io.BytesIO()
             np.savez(buf, **arrays)
@@ -296,7 +304,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cells = run_cells(job, compiled, ns, log, snapshots)
     t1 = time.perf_counter()
-    probe_status = run_probes(probes, inputs, ns, snapshots.snaps, out, own_np)
+    probe_status = run_probes(probes, inputs, ns, snapshots, out, own_np)
     record = {"token": token, "cells": cells, "probes": probe_status,
               "snapshots": snapshots.cells, "snapshot_notes": snapshots.notes,
               "exec_seconds": t1 - t0,
