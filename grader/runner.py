@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import hashlib
 import importlib
 import io
@@ -26,7 +25,10 @@ import traceback
 import types
 from pathlib import Path
 from types import CodeType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from snapshots import Snapshots
 
 HERE = Path(__file__).resolve().parent
 # the runner's own references, taken before any student code can patch the modules
@@ -53,93 +55,6 @@ def _short_tb(exc: BaseException, limit: int = 4000) -> str:
     return "".join(lines)[-limit:]
 
 
-class _Snapshots:
-    """Each part's names, watched after every top-level statement (the rule: module docstring)."""
-
-    def __init__(self, wanted: dict[str, list[str]], torch: Any) -> None:
-        self.wanted, self.snaps, self.cells = wanted, {}, {}  # type: ignore[var-annotated]
-        self.notes: list[str] = []
-        self.seen: dict[str, dict[str, Any]] = {p: {} for p in wanted}
-        self.fresh: dict[str, dict[str, int | None]] = {p: {} for p in wanted}
-        self.open: dict[str, dict[str, Any]] = {}  # part -> the objects it opened with
-        self.frozen: dict[str, dict[str, Any]] = {}
-        self.closed: set[str] = set()
-        self.step = 0
-        # the runner's own references, taken before any student code
-        self.tensor: Any = torch.Tensor if torch else None
-        self.detach: Any = torch.Tensor.detach if torch else None
-        self.clone: Any = torch.Tensor.clone if torch else None
-        self.equal: Any = torch.equal if torch else None
-
-    def freeze(self, part: str, name: str, value: Any) -> Any:
-        """A copy later in-place training can't change; a copy that fails is a visible note."""
-        try:
-            if self.tensor is not None and isinstance(value, self.tensor):
-                return self.clone(self.detach(value))
-            return copy.deepcopy(value)
-        except Exception as e:  # noqa: BLE001 - whatever the student's object raises
-            self.notes.append(f"snapshot {part!r}: could not copy {name} "
-                              f"({type(value).__name__}: {type(e).__name__}: {e}); "
-                              "its checks read the live object, as it is later")
-            return value
-
-    def unchanged(self, frozen: Any, live: Any) -> bool:
-        try:
-            if self.tensor is not None and isinstance(frozen, self.tensor):
-                return isinstance(live, self.tensor) and frozen.shape == live.shape \
-                    and frozen.dtype == live.dtype and bool(self.equal(frozen, self.detach(live)))
-            return frozen is live or bool(frozen == live)
-        except Exception:  # noqa: BLE001
-            return False
-
-    def after(self, ns: dict[str, Any], fills: frozenset[str], cell: int) -> None:
-        """Called after each top-level statement: open, follow or close each part."""
-        self.step += 1
-        for part, names in self.wanted.items():
-            if part in self.closed:
-                continue
-            if part in self.open:
-                self._follow(part, names, ns, fills, cell)
-            else:
-                self._watch(part, names, ns, cell)
-
-    def _watch(self, part: str, names: list[str], ns: dict[str, Any], cell: int) -> None:
-        seen, fresh, t = self.seen[part], self.fresh[part], self.step
-        for n in names:
-            cur = ns.get(n, _MISSING)
-            if cur is seen.get(n, _MISSING):
-                continue
-            old, seen[n] = fresh.pop(n, None), cur
-            if cur is _MISSING:
-                continue
-            if old is not None:  # rebound: what was bound since its old value is stale
-                for k, s in fresh.items():
-                    if s is not None and old <= s < t:
-                        fresh[k] = None
-            fresh[n] = t
-        if all(fresh.get(n) is not None for n in names):
-            self.open[part] = {n: ns[n] for n in names}
-            self.frozen[part] = {n: self.freeze(part, n, ns[n]) for n in names}
-            self._take(part, ns, cell)
-
-    def _follow(self, part: str, names: list[str], ns: dict[str, Any],
-                fills: frozenset[str], cell: int) -> None:
-        objs, frozen = self.open[part], self.frozen[part]
-        if all(ns.get(n, _MISSING) is objs[n] and (n in fills or self.unchanged(frozen[n], objs[n]))
-               for n in names):
-            for n in fills.intersection(names):
-                frozen[n] = self.freeze(part, n, ns[n])
-            self._take(part, ns, cell)
-        else:
-            self.closed.add(part)
-
-    def _take(self, part: str, ns: dict[str, Any], cell: int) -> None:
-        snap = dict(ns)
-        snap.update(self.frozen[part])
-        self.snaps[part], self.cells[part] = snap, cell
-
-
-_MISSING = object()
 Compiled = tuple[list[tuple[CodeType, frozenset[str]]] | None, str | None]
 # a cell: its statements' code and the names each fills in place, or why it does not compile
 
@@ -181,7 +96,7 @@ def _shortened_note(cell: int, n: int, cap: int) -> None:
 
 
 def run_cells(job: dict[str, Any], compiled: list[Compiled], ns: dict[str, Any],
-              log: list[range], snapshots: _Snapshots) -> list[dict]:
+              log: list[range], snapshots: Snapshots) -> list[dict]:
     """Execute every cell in order; a failing cell is recorded and the next one runs."""
     cells: list[dict] = []
     cap = int(job.get("iteration_cap", 100))
@@ -236,7 +151,7 @@ def _write_result(out: Path, name: str, data: bytes) -> None:
 
 
 def run_probes(probes: dict[str, Any], inputs: dict[str, Any], ns: dict[str, Any],
-               snaps: _Snapshots, out: Path, np: Any) -> dict[str, dict]:
+               snaps: Snapshots, out: Path, np: Any) -> dict[str, dict]:
     """Call each probe of the week on the grader's inputs; write its arrays and their digest.
 
     A probe of a part that never opened reads the final namespace only to say which name is
@@ -267,7 +182,7 @@ def _hide_runner() -> None:
     """Take the runner's own modules out of the student's reach (import, sys.modules)."""
     sys.path[:] = [p for p in sys.path if Path(p) != HERE]
     for name in list(sys.modules):
-        if name in ("transform", "zgprobes") or name.startswith("zgprobes."):
+        if name in ("transform", "snapshots", "zgprobes") or name.startswith("zgprobes."):
             del sys.modules[name]
 
 
@@ -290,8 +205,10 @@ def main() -> None:
             inputs = {k: f[k] for k in f.files}
         own_np = types.SimpleNamespace(asarray=np.asarray, savez=np.savez)  # not patchable later
         compiled = compile_cells(job, log)
+        from snapshots import Snapshots
+
         torch = importlib.import_module("torch") if job.get("snapshots") else None
-        snapshots = _Snapshots(dict(job.get("snapshots", {})), torch)
+        snapshots = Snapshots(dict(job.get("snapshots", {})), torch)
     except Exception:  # before any student code: the grader's fault
         failed = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
         _write_result(out, "status.json", dumps(failed).encode())
