@@ -5,7 +5,10 @@ Nothing here is trusted. It only produces numbers (.npz, no pickles) and a compl
 judgement is made by the checker outside the sandbox. Before the first cell runs, the runner
 holds everything it needs (probes, inputs, the compiled cells with their caps and pins) and
 takes its own modules off sys.path and sys.modules: what the student's code can still reach
-of it, only introspection of this one interpreter can.
+of it, only introspection of this one interpreter can. Where the week takes snapshots, each
+top-level statement is compiled and run on its own and the parts are watched between
+statements (snapshots.py); loops are capped by the rewrite in transform.py, with a note in
+the notebook's output for each cell whose loops were shortened.
 """
 
 from __future__ import annotations
