@@ -87,15 +87,18 @@ def compile_cells(job: dict[str, Any], log: list[range]) -> list[Compiled]:
     return compiled
 
 
-def _shortened_note(cell: int, n: int, cap: int) -> None:
-    """A line in the notebook's output, from the runner's own stdout descriptor."""
+def _note(text: str) -> None:
+    """A grader's line in the notebook's output, from the runner's own stdout descriptor."""
     try:
         sys.stdout.flush()
     except Exception:  # noqa: BLE001, S110 - the student's stdout; the note goes out anyway
         pass
-    _write(1, (f"\n[grader] cell {cell}: {n} loop(s) shortened to {cap} steps to keep grading "
-               "fast (training loops: for … in range/tqdm/enumerate/trange, while); this "
-               "costs no points.\n").encode())
+    _write(1, f"\n[grader] {text}\n".encode())
+
+
+def _shortened_note(cell: int, n: int, cap: int) -> None:
+    _note(f"cell {cell}: {n} loop(s) shortened to {cap} steps to keep grading fast (training "
+          "loops: for … in range/tqdm/enumerate/trange, while); this costs no points.")
 
 
 def run_cells(job: dict[str, Any], compiled: list[Compiled], ns: dict[str, Any],
@@ -211,7 +214,7 @@ def main() -> None:
         from snapshots import Snapshots
 
         torch = importlib.import_module("torch") if job.get("snapshots") else None
-        snapshots = Snapshots(dict(job.get("snapshots", {})), torch)
+        snapshots = Snapshots(dict(job.get("snapshots", {})), torch, _note)
     except Exception:  # before any student code: the grader's fault
         failed = {"token": token, "runner_error": traceback.format_exc()[-8000:]}
         _write_result(out, "status.json", dumps(failed).encode())

@@ -18,6 +18,7 @@ every top-level statement, so cell boundaries don't matter:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 _MISSING = object()
@@ -26,9 +27,11 @@ _MISSING = object()
 class Snapshots:
     """Each part's names, watched after every top-level statement (the rule: module docstring)."""
 
-    def __init__(self, wanted: dict[str, list[str]], torch: Any) -> None:
+    def __init__(self, wanted: dict[str, list[str]], torch: Any,
+                 say: Callable[[str], None] = print) -> None:
         self.wanted, self.snaps, self.cells = wanted, {}, {}  # type: ignore[var-annotated]
         self.notes: list[str] = []
+        self.say = say  # a note for the notebook's output
         self.seen: dict[str, dict[str, Any]] = {p: {} for p in wanted}
         self.fresh: dict[str, dict[str, int | None]] = {p: {} for p in wanted}
         self.open: dict[str, dict[str, Any]] = {}  # part -> the objects it opened with
@@ -51,6 +54,7 @@ class Snapshots:
             self.notes.append(f"snapshot {part!r}: could not copy {name} "
                               f"({type(value).__name__}: {type(e).__name__}: {e}); "
                               "its checks read the live object, as it is later")
+            self.say(self.notes[-1])
             return value
 
     def unchanged(self, frozen: Any, live: Any) -> bool:

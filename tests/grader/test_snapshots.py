@@ -155,7 +155,8 @@ def test_one_forgotten_gradient_costs_its_group_only(w4_reports: dict[str, Futur
 
 # ---------------------------------------------------------------------------- runner unit
 
-def _run(tmp_path: Path, cells: list[str], snaps: dict[str, list[str]], data_dir: Path) -> dict:
+def _run(tmp_path: Path, cells: list[str], snaps: dict[str, list[str]], data_dir: Path,
+         out: list[str] | None = None) -> dict:
     job = sandbox.Job(tmp_path)
     spec = weeks.JobSpec("week1", 20, {}, snaps)
     token = grade.prepare_job(job, cells, spec, weeks.Inputs(sandbox={}), data_dir)
@@ -163,6 +164,8 @@ def _run(tmp_path: Path, cells: list[str], snaps: dict[str, list[str]], data_dir
     res = sandbox.run(job, grade.runner_argv(), lim, "bwrap", [])
     status, _, _ = grade.collect(job.out, [], res, lim, token)
     assert status, res.stderr
+    if out is not None:
+        out.append(res.stdout)
     return status
 
 
@@ -171,9 +174,11 @@ def test_a_failed_copy_is_a_visible_note(tmp_path: Path, data_dir: Path) -> None
              "class NoCopy:\n    def __deepcopy__(self, memo):\n        raise TypeError('nope')\n"
              "x = NoCopy()\n"
              "w = torch.ones(3, requires_grad=True)\nd = w * 2\n"]  # d: a non-leaf tensor
-    status = _run(tmp_path, cells, {"a": ["x"], "b": ["d"]}, data_dir)
+    out: list[str] = []
+    status = _run(tmp_path, cells, {"a": ["x"], "b": ["d"]}, data_dir, out)
     notes = status["snapshot_notes"]
     assert len(notes) == 1 and "could not copy x" in notes[0] and "nope" in notes[0], notes
+    assert f"[grader] {notes[0]}" in out[0]
     assert set(status["snapshots"]) == {"a", "b"}
 
 
