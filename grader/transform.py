@@ -4,7 +4,7 @@ Nothing the rewritten code relies on can be rebound by the student's code: a pin
 (`n_embd = 32` after each assignment to n_embd), and a capped loop
 
     for i in range(n):        ->   for i in (LOG(R := RANGE(n)), R[:CAP])[1]:
-    for i in tqdm(range(n)):  ->   for i in tqdm((LOG(R := RANGE(n)), R[:CAP])[1]):  (enumerate)
+    for i in tqdm(range(n)):  ->   for i in (LOG(R := RANGE(n)), ISLICE(tqdm(R[:CAP]), CAP))[1]:
     for i in trange(n, **k):  ->   for i in (LOG(R := RANGE(n)),
                                              ISLICE(trange(R.start, R.stop, R.step, **k), CAP))[1]:
     while cond: body          ->   for R in RANGE(CAP + 1):
@@ -12,10 +12,11 @@ Nothing the rewritten code relies on can be rebound by the student's code: a pin
                                        if R == CAP: LOG(RANGE(CAP + 1)); break   # shortened
                                        body
 
-slices with a literal CAP a range built by RANGE (or ISLICE, itertools.islice, stops whatever
-trange returns after CAP items), constants that `bind` replaces in the compiled code object by
-the builtin `range` type and `islice` themselves (LOG by the runner's list.append, which only
-feeds the "loops were shortened" note). All are C objects with no writable state; R is a per-run
+slices with a literal CAP a range built by RANGE (and ISLICE, itertools.islice, stops whatever
+tqdm, enumerate or trange return after CAP items, even if the student rebinds them): constants
+that `bind` replaces in the compiled code object by the builtin `range` type and `islice`
+themselves (LOG by the runner's list.append, which only feeds the "loops were shortened"
+note). All are C objects with no writable state; R is a per-run
 random name; no name the student can rebind is looked up in between.
 
 Which loops: top-level ones (also inside a top-level with/if/try), never nested ones, never
@@ -136,7 +137,11 @@ def cap_iter(it: ast.expr, m: Markers, cap: int) -> ast.expr:
         first = it.args[0]
         assert isinstance(first, ast.Call)
         if not data_sized(first):
-            it.args = [_capped(first, m, cap), *it.args[1:]]
+            head = ast.Subscript(ast.Name(m.var, ast.Load()),
+                                 ast.Slice(upper=ast.Constant(cap)), ast.Load())
+            wrapped = ast.Call(it.func, [head, *it.args[1:]], it.keywords)
+            return _logged(first, m, ast.Call(ast.Constant(m.islice),
+                                              [wrapped, ast.Constant(cap)], []))
     return it
 
 

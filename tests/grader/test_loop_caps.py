@@ -23,6 +23,10 @@ SHORTENED = {  # cell: each counts its steps into n and prints them
     "trange rebound to an endless one": (
         "import itertools\ntrange = lambda *a, **k: itertools.count()\nn = 0\n"
         "for i in trange(1000):\n    n += 1\n"),
+    "tqdm and enumerate rebound to endless ones": (
+        "import itertools\ntqdm = enumerate = lambda *a, **k: itertools.count()\nn = 0\n"
+        "for i in tqdm(range(1000)):\n    n += 1\nfor i in enumerate(range(1000)):\n"
+        "    n += 1\nn = n // 2\n"),
     "while True": "n = 0\nwhile True:\n    n += 1\n",
     "while cond": "n = 0\nwhile n < 10**9:\n    n += 1\n",
     "while in a with": ("import contextlib\nn = 0\nwith contextlib.nullcontext():\n"
@@ -70,8 +74,9 @@ def test_training_loops_are_shortened_with_a_note(shortened: tuple[str, dict],
     assert f"{name}: {CAP}\n" in out, out
     i = list(SHORTENED).index(name) + 1
     cell = status["cells"][i - 1]
-    assert cell["error"] is None and cell["shortened_loops"] == 1
-    assert f"[grader] cell {i}: 1 {NOTE}" in out
+    k = 2 if "rebound" in name and "enumerate" in name else 1
+    assert cell["error"] is None and cell["shortened_loops"] == k
+    assert f"[grader] cell {i}: {k} {NOTE}" in out
 
 
 def test_loops_that_walk_data_or_end_keep_their_length(tmp_path: Path, data_dir: Path) -> None:
