@@ -126,7 +126,7 @@ def prepare_job(job: sandbox.Job, cells: Sequence[str], spec: weeks.JobSpec,
     """
     job.make_dirs()
     os.chmod(job.root, 0o711)
-    for name in ("runner.py", "transform.py"):
+    for name in ("runner.py", "transform.py", "snapshots.py"):
         shutil.copy(HERE / name, job.runner / name)
     shutil.copytree(HERE / "stubs", job.runner / "stubs",
                     ignore=shutil.ignore_patterns("__pycache__"))

@@ -45,7 +45,7 @@ def probs(ns, inputs):
 
 
 def init(ns, inputs):
-    """W and loss at the first cell where both exist (the lecture's seeded W on 'emma')."""
+    """W and loss at the first statement where both exist (the lecture's seeded W on 'emma')."""
     W = _tensor(_get(ns, "W"), "W")
     loss = _get(ns, "loss")
     loss = loss.item() if hasattr(loss, "item") else float(loss)

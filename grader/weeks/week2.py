@@ -12,7 +12,7 @@ Decisions:
   in the grader's words, so this mapping is the same for everyone: the contract fixes it.)
 - P is accepted with +1 smoothing (the lecture) or without: both are correctly normalised count
   models. "P rows sum to 1" also wants P to be the student's own N normalised (not 1/27).
-- "one-hot forward" judges the student's own `loss` at the first cell where W and loss both exist
+- "one-hot forward" judges the student's own `loss` at the first statement where W and loss exist
   (the lecture's bigrams of words[0], a 4-letter word as "emma" is), against the lecture forward
   pass on the student's W of that moment; "seeded W init" checks that W is the lecture's seeded
   randn (a public value by the contract's design).
@@ -182,7 +182,7 @@ def _forward(ctx: Ctx) -> str:
     xs, ys = bigram.bigrams([first], {s: int(p[i]) for i, s in enumerate(bigram.SYMBOLS)})
     want = bigram.nll(W, xs, ys)
     expect(math.isfinite(got) and abs(got - want) <= 1e-4 * abs(want),
-           f"`loss` (at the first cell where W and loss both exist) is {got:.10g}; the one-hot "
+           f"`loss` (where W and loss first both exist) is {got:.10g}; the one-hot "
            f"forward pass on the bigrams of words[0] ({first!r}) with that W gives {want:.10g} "
            f"(max abs diff {abs(got - want):.3g}). Check xenc = F.one_hot(xs, num_classes=27)"
            ".float(), logits = xenc @ W and the softmax over dim 1 with keepdims=True",

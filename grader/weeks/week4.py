@@ -1,10 +1,12 @@
 """Week 4 — manual backprop (makemore part 4) and WaveNet (makemore part 5).
 
 Backprop: the lecture has no backward function, so the probe reads the exercise's tensors as
-they were right after Exercise 1 (snapshot "backprop": the first cell after which the parameters,
-Xb, Yb and all 26 gradients exist; if some gradient never gets defined, snapshot
-"backprop_partial", after the cell that defines dlogprobs, with whatever it holds). The reference
-gradients are recomputed here by autograd, in float64, from the student's parameters and batch.
+they were right after Exercise 1 (snapshot "backprop": from the first statement after which the
+parameters, Xb, Yb and all 26 gradients exist, computed from those parameters, followed through
+in-place fills such as the dC loop; if they never all exist together, snapshot
+"backprop_partial", from dlogprobs on, until the parameters or the batch are rebound; rules in
+grader/snapshots.py). The reference gradients are recomputed here by autograd, in float64,
+from the student's parameters and batch.
 
 Decisions:
 - The 26 gradients are judged in four groups. A gradient passes when it matches autograd; one
@@ -22,12 +24,13 @@ Decisions:
 - Tolerance: |got - want| <= rtol * (|want| + max|want|) + floor, rtol 1e-4 for float32 results
   (the lecture's dtype), 1e-6 for float64; the floor (1e-7 / 1e-10) covers gradients that are
   zero in theory (db1, dlogit_maxes). "exact" is bit-equality with float32 autograd (the cmp).
-- Bonus (0 points): Exercise 2's dlogits, read in snapshot "fused_ce" (after the cell that
-  defines hpreact_fast, Exercise 3's forward); the last dhprebn of the notebook (Exercise 3, or
+- Bonus (0 points): Exercise 2's dlogits, read in snapshot "fused_ce" (after the statement
+  that defines hpreact_fast, Exercise 3's forward); the last dhprebn of the notebook (Exercise 3, or
   the last step of Exercise 4's loop, whose bngain has been updated since) must be the batchnorm
   backward of the hprebn and dhpreact beside it, up to a per-column gain that is the bngain.
 - WaveNet: the student's classes are run on grader sizes and float64 weights loaded by order and
-  shape. Top-level loops are capped at 50 steps (Exercise 1's dC loop needs 32).
+  shape. Top-level training loops are capped at 50 steps; loops over a size, such as
+  Exercise 1's `for k in range(Xb.shape[0])`, keep their length (grader/transform.py).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ TITLE = "manual backprop and WaveNet (makemore parts 4-5)"
 ITERATION_CAP = 50
 HYPERPARAMS: dict = {}
 BACKPROP_NAMES = [*bp.PARAM_NAMES, "Xb", "Yb", *bp.GRAD_NAMES]
-SNAPSHOTS = {"backprop": BACKPROP_NAMES, "fused_ce": [*BACKPROP_NAMES, "hpreact_fast"],
+SNAPSHOTS = {"backprop": BACKPROP_NAMES,
+             "fused_ce": [*bp.PARAM_NAMES, "Xb", "Yb", "dlogits", "hpreact_fast"],
              "backprop_partial": [*bp.PARAM_NAMES, "Xb", "Yb", "dlogprobs"]}
 LIMITS = Limits(wall_s=180, memory_mb=4096)
 VOCAB = 27

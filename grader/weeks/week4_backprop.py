@@ -5,11 +5,11 @@ Three defences, all decided here in the trusted process:
   upstream gradient it is computed from to be non-degenerate: right, or with a norm within
   NORM_BAND of the reference's. Zeros are "the right step" from zeros; they earn nothing.
 - The student's Exercise 1 statements (the source, from the first statement that assigns a d*
-  gradient to the end of the cell where all 26 exist) are sent back to the sandbox and re-run
-  on fresh parameters and a fresh batch chosen from `bp_seed`, whose forward tensors carry no
-  `.grad`. The trusted side regenerates the same values (probes.week4.fresh_values) and judges
-  the re-run against its own autograd. A hand-written backward passes both runs; a `.grad` copy
-  only the first, and so fails.
+  gradient to where the runner's snapshot of it closes: see scan) are sent back to the sandbox
+  and re-run on fresh parameters and a fresh batch chosen from `bp_seed`, whose forward tensors
+  carry no `.grad`. The trusted side regenerates the same values (probes.week4.fresh_values)
+  and judges the re-run against its own autograd. A hand-written backward passes both runs; a
+  `.grad` copy only the first, and so fails.
 - A static scan flags assignments of a d* name from a `.grad` attribute, for the staff
   (details["staff_note"]; JobInputs.trusted, never sent to the sandbox).
 """
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from grader.probes.week4 import CAP_FN, fresh_values
+from grader.transform import data_sized
 from reference import backprop as bp
 
 # |upstream| / |reference upstream| for inherited credit: zero (or numerically nothing) is out;
@@ -44,6 +45,7 @@ DEPS: dict[str, tuple[str, ...]] = {
     "dW1": ("dhprebn",), "db1": ("dhprebn",), "demb": ("dembcat",), "dC": ("demb",),
 }
 GRADS = set(bp.GRAD_NAMES)
+INPUTS = {*bp.PARAM_NAMES, "Xb", "Yb"}
 
 
 class JobInputs(dict[str, np.ndarray]):
@@ -97,44 +99,52 @@ def _flags(cell: int, tree: ast.Module, code: str) -> list[str]:
     return out
 
 
+def _rebinds(stmt: ast.stmt) -> set[str]:
+    """The names a statement binds anew (`x = …`, loop targets), not `x[…] = …` fills."""
+    inplace = {id(n.target) for n in ast.walk(stmt) if isinstance(n, ast.AugAssign)}
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Store) and id(n) not in inplace}
+
+
 def scan(cells: tuple[str, ...] | list[str]) -> Exercise:
     """Exercise 1's statements (to re-run) and every d* assignment from a `.grad` (to flag).
 
-    The statements run from the first one that assigns a d* gradient to the end of the cell
-    where all 26 exist (where the "backprop" snapshot is taken); if they never all exist, to
-    the end of that first cell (the "backprop_partial" snapshot).
+    The statements mirror the runner's snapshots (grader/runner.py): from the first one that
+    assigns a d* gradient, across cells, until all 26 exist and then until a statement rebinds
+    a gradient (Exercise 2's dlogits; in-place fills such as a later `dC[ix] += …` loop are
+    kept) — the "backprop" snapshot; if they never all exist, until a statement rebinds a
+    parameter or the batch (Exercise 4's init) — the "backprop_partial" snapshot.
     """
     flags: list[str] = []
     picked: list[ast.stmt] = []
     seen: set[str] = set()
-    first_cell = 0
+    done = False
     for i, code in enumerate(cells, start=1):
         try:
             tree = ast.parse(code)
         except (SyntaxError, ValueError):
             continue
         flags += _flags(i, tree, code)
-        if seen >= GRADS:
-            continue
-        started = not picked
         for stmt in tree.body:
-            stores = _stores(stmt)
-            if picked or stores & GRADS:
+            if done:
+                break
+            stores, bound = _stores(stmt), _rebinds(stmt)
+            if picked and bound & (GRADS if seen >= GRADS else INPUTS):
+                done = True
+            elif picked or stores & GRADS:
                 picked.append(stmt)
                 seen |= stores & GRADS
-        if started and picked:
-            first_cell = len(picked)
-    if not seen >= GRADS:
-        picked = picked[:first_cell]
     code = ast.unparse(cap_loops(ast.Module(picked, []))) if picked else ""
     return Exercise(code, flags)
 
 
 def cap_loops(tree: ast.Module) -> ast.Module:
-    """Top-level `for … in range(…)` loops of the re-run call the probe's own cap (CAP_FN)."""
+    """Top-level `for … in range(…)` loops of the re-run call the probe's own cap (CAP_FN);
+    loops over a size (`range(Xb.shape[0])`: the dC loop) keep their length, as in the runner."""
     for stmt in tree.body:
         if isinstance(stmt, ast.For) and isinstance(stmt.iter, ast.Call) and \
-                isinstance(stmt.iter.func, ast.Name) and stmt.iter.func.id == "range":
+                isinstance(stmt.iter.func, ast.Name) and stmt.iter.func.id == "range" \
+                and not data_sized(stmt.iter):
             stmt.iter = ast.Call(ast.Name(CAP_FN, ast.Load()), [stmt.iter], [])
     return ast.fix_missing_locations(tree)
 

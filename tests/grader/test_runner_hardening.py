@@ -64,10 +64,11 @@ def test_replacing_the_probes_does_not_change_a_correct_score(attack: str,
 
 def test_the_runner_is_not_importable_from_the_notebook(data_dir: Path) -> None:
     probe = ("import sys, importlib\n"
-             "for name in ('zgprobes', 'zgprobes.week1', 'transform', 'runner'):\n"
+             "for name in ('zgprobes', 'zgprobes.week1', 'transform', 'snapshots', 'runner'):\n"
              "    try:\n        importlib.import_module(name)\n        print('IMPORTED', name)\n"
              "    except ImportError:\n        print('hidden', name)\n"
-             "print('modules', sorted(m for m in sys.modules if 'zg' in m or m == 'transform'))\n"
+             "own = ('transform', 'snapshots')\n"
+             "print('modules', sorted(m for m in sys.modules if 'zg' in m or m in own))\n"
              "print('path', [p for p in sys.path if p.rstrip('/').endswith('runner')])\n"
              "print('names', sorted(k for k in globals() if k.startswith('__zg')))\n")
     r = grade_cells([probe], data_dir)
