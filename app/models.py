@@ -68,6 +68,8 @@ class Student(Base):
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     # verifies pushes from this student's own fork (shown on their page; never shared)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # opt-in name on the student-facing leaderboard (None: shown as "anonymous")
+    pseudonym: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="student")
 
@@ -165,6 +167,9 @@ class Benchmark(Base):
     unit: Mapped[str] = mapped_column(String(32), default="")
     device: Mapped[str] = mapped_column(String(100), default="cpu")
     seed: Mapped[int | None] = mapped_column(Integer)
+    # provenance: the grader's torch and CUDA versions (grader version, commit: the submission)
+    torch_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    cuda_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     submission: Mapped[Submission] = relationship(back_populates="benchmarks")
 
