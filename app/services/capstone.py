@@ -75,13 +75,40 @@ class Figure:
     n: int
 
 
+# the Architect table's rows: (key, label, unit, format); keys as in architect.run_benchmark
+ARCH_ROWS = (("ratio", "Speed ratio (tokens/s ÷ vanilla's)", "×", "{:.3f}"),
+             ("whole", "Whole run ratio (vanilla's time ÷ yours)", "×", "{:.3f}"),
+             ("var_tokens_per_s", "Throughput, your variant", "tokens/s", "{:,.0f}"),
+             ("van_tokens_per_s", "Throughput, vanilla GPT", "tokens/s", "{:,.0f}"),
+             ("var_ms_per_iter", "Step time, your variant", "ms/iter", "{:.2f}"),
+             ("van_ms_per_iter", "Step time, vanilla GPT", "ms/iter", "{:.2f}"),
+             ("var_val_loss", "Held-out loss, your variant", "nats", "{:.4f}"),
+             ("van_val_loss", "Held-out loss, vanilla GPT", "nats", "{:.4f}"),
+             ("var_run_s", "Whole run, your variant", "s", "{:.3f}"),
+             ("van_run_s", "Whole run, vanilla GPT", "s", "{:.3f}"),
+             ("var_mfu", "MFU, your variant", "%", "{:.1%}"),
+             ("van_mfu", "MFU, vanilla GPT", "%", "{:.1%}"))
+
+
+@dataclass
+class ArchRow:
+    """One measure: its value per seed and mean ± std, formatted with the unit."""
+
+    label: str
+    unit: str
+    per_seed: list[str]
+    mean: str
+    std: str
+
+
 @dataclass
 class Architect:
-    """The Architect view: per-seed table, summary, loss curves."""
+    """The Architect view: measures × seeds table, speed ratio, loss curves."""
 
     device: str
-    seeds: list[dict[str, Any]]
-    summary: dict[str, Figure]
+    seeds: list[int]
+    rows: list[ArchRow]
+    ratio: Figure | None
     curves: Markup
     steps: int
     tokens_per_step: int
@@ -179,9 +206,14 @@ def architect(b: dict[str, Any]) -> Architect | None:
         return None
     cols = {"ratio": b.get("ratio") or [], "whole": b.get("whole_ratio") or [],
             **{f"var_{k}": v for k, v in var.items()}, **{f"van_{k}": v for k, v in van.items()}}
-    table = [{"seed": s, **{k: v[i] for k, v in cols.items() if i < len(v)}}
-             for i, s in enumerate(seeds)]
-    summary = {k: _fig(v) for k, v in cols.items() if len(v) == len(seeds)}
+    rows = []
+    for key, label, unit, fmt in ARCH_ROWS:
+        v = cols.get(key) or []
+        if len(v) == len(seeds):
+            f = _fig(v)
+            pct = fmt.endswith("%}")
+            rows.append(ArchRow(label, "" if pct else unit, [fmt.format(float(x)) for x in v],
+                                fmt.format(f.mean), fmt.format(f.std)))
     steps, losses = int(b.get("steps") or 0), b.get("losses") or {}
     curves = charts.lines({"your variant": _mean_curve(losses.get("variant") or [], len(seeds),
                                                        steps),
@@ -189,8 +221,9 @@ def architect(b: dict[str, Any]) -> Architect | None:
                                                       steps)},
                           width=620, label="training loss per step (mean over seeds)",
                           xlabel="step", ylabel="loss (nats)")
-    return Architect(str(b.get("device", "")), table, summary, curves, steps,
-                     int(b.get("tokens_per_step") or 0))
+    ratio = _fig(cols["ratio"]) if len(cols["ratio"]) == len(seeds) else None
+    return Architect(str(b.get("device", "")), [int(s) for s in seeds], rows, ratio, curves,
+                     steps, int(b.get("tokens_per_step") or 0))
 
 
 def _curves(c: Any) -> tuple[Markup | None, str]:
