@@ -15,7 +15,7 @@ from app.models import Submission
 from app.routes import auth as auth_routes
 from app.routes.auth import StaffSessionDep, csrf_for, require_csrf
 from app.routes.deps import SessionDep, SettingsDep
-from app.services import capstone, charts, exports, gradebook, policies
+from app.services import capstone, charts, exports, gradebook, leaderboard, policies
 from app.services import submissions as svc
 from app.templating import templates
 
@@ -143,10 +143,10 @@ def queue_page(request: Request, session: SessionDep, settings: SettingsDep,
 def leaderboard_page(request: Request, session: SessionDep, settings: SettingsDep,
                      _staff: StaffSessionDep, sort: str = "", desc: bool = True,
                      ) -> HTMLResponse:
-    """Capstone benchmarks per track: mean ± std over seeds."""
+    """Capstone benchmarks per track with real names: mean ± std over seeds, provenance."""
     return _render(request, "leaderboard.html", {
-        "board": gradebook.leaderboard(session, sort, desc), "sort": sort, "desc": desc},
-        settings)
+        "boards": leaderboard.boards(session, sort, desc), "sort": sort, "desc": desc,
+        "lb": leaderboard, "me": None}, settings)
 
 
 @router.get("/policies", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,7 +232,8 @@ def _curves(c: Any) -> tuple[Markup | None, str]:
     if not isinstance(c, dict) or not isinstance(c.get("steps"), list):
         return None, ""
     steps = c["steps"]
-    series = {name: [[x, y] for x, y in zip(steps, c.get(key) or [], strict=False)]
+    series: dict[str, Sequence[Any]] = {
+        name: [[x, y] for x, y in zip(steps, c.get(key) or [], strict=False)]
               for name, key in (("your model", "student"), ("reference", "reference"))}
     svg = charts.lines(series, width=620, label=str(c.get("label") or "training loss"),
                        xlabel="step", ylabel="loss (nats)")
