@@ -61,7 +61,6 @@ class Inspector:
     checks: list[Explained]
     selected: str
     svg: Markup
-    row_err: float  # max |row sum - 1| of the selected stored (rounded) map
     shown: int  # characters on the large map's axes
     n_layer: int = 0
     n_head: int = 0
@@ -162,13 +161,12 @@ def inspector(report: dict[str, Any], att: dict[str, Any], selected: str = "",
     key = selected if selected in grids else next(iter(grids))
     m = grids[key]
     shown = min(len(m), MAX_CHARS)
-    err = max((abs(sum(float(v) for v in r) - 1) for r in m), default=0.0)
     li, hi = key.split("-")
     svg = charts.attention([r[:shown] for r in m[:shown]], prompt[:shown],
                            label=f"layer {li} head {hi}")
     verdicts = _verdicts(report)
     checks = [Explained(title, text, verdicts.get(name)) for name, title, text in INSPECTOR_CHECKS]
-    return Inspector("".join(str(c) for c in prompt), maps, checks, key, svg, err, shown,
+    return Inspector("".join(str(c) for c in prompt), maps, checks, key, svg, shown,
                      len(layers), max(h.head for h in maps) + 1)
 
 

@@ -170,7 +170,7 @@ def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 520,
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
              f'viewBox="0 0 {width} {h}" aria-label="{escape(label or "bars")}">']
     for i, (name, v) in enumerate(data):
-        y, w = 6 + i * rh, (width - left - 90) * max(0.0, v) / top
+        y, w = 6 + i * rh, (width - left - 130) * max(0.0, v) / top
         parts.append(f'<text x="{left - 6}" y="{y + 15}" font-size="11" text-anchor="end">'
                      f'{escape(name)}</text><rect x="{left}" y="{y}" width="{w:.1f}" '
                      f'height="{rh - 8}" fill="{PALETTE[i % len(PALETTE)]}"/>'
