@@ -61,7 +61,8 @@ class Student(Base):
 
     __tablename__ = "student"
     # one student per login whatever its letter case (GitHub logins are case-insensitive)
-    __table_args__ = (Index("uq_student_login_lower", func.lower("github_login"), unique=True),)
+    __table_args__ = (Index("uq_student_login_lower", func.lower("github_login"), unique=True),
+                      Index("uq_student_pseudonym", "pseudonym", unique=True))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     github_login: Mapped[str] = mapped_column(String(39), unique=True)
@@ -69,7 +70,7 @@ class Student(Base):
     # verifies pushes from this student's own fork (shown on their page; never shared)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
     # opt-in name on the student-facing leaderboard (None: shown as "anonymous")
-    pseudonym: Mapped[str | None] = mapped_column(String(40), unique=True)
+    pseudonym: Mapped[str | None] = mapped_column(String(40))
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="student")
 

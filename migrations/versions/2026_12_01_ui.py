@@ -19,22 +19,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Apply."""
-    with op.batch_alter_table("student", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pseudonym", sa.String(40), nullable=True))
-        batch_op.create_unique_constraint("uq_student_pseudonym", ["pseudonym"])
-    with op.batch_alter_table("benchmark", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("torch_version", sa.String(40), nullable=False,
-                                      server_default=""))
-        batch_op.add_column(sa.Column("cuda_version", sa.String(40), nullable=False,
-                                      server_default=""))
+    """Apply (plain ADD COLUMN: a batch copy of `student` would lose its expression index)."""
+    op.add_column("student", sa.Column("pseudonym", sa.String(40), nullable=True))
+    op.create_index("uq_student_pseudonym", "student", ["pseudonym"], unique=True)
+    op.add_column("benchmark", sa.Column("torch_version", sa.String(40), nullable=False,
+                                         server_default=""))
+    op.add_column("benchmark", sa.Column("cuda_version", sa.String(40), nullable=False,
+                                         server_default=""))
 
 
 def downgrade() -> None:
     """Revert."""
-    with op.batch_alter_table("benchmark", schema=None) as batch_op:
-        batch_op.drop_column("cuda_version")
-        batch_op.drop_column("torch_version")
-    with op.batch_alter_table("student", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_student_pseudonym", type_="unique")
-        batch_op.drop_column("pseudonym")
+    op.drop_column("benchmark", "cuda_version")
+    op.drop_column("benchmark", "torch_version")
+    op.drop_index("uq_student_pseudonym", table_name="student")
+    op.drop_column("student", "pseudonym")
