@@ -92,8 +92,10 @@ def fmt(v: float, spread: bool = False) -> str:
     """A figure without exponent notation: thousands separated, else 4 (spread: 2) digits."""
     if not math.isfinite(v):
         return "—"
-    if abs(v) >= 1000:
+    if abs(v) >= (10 if spread else 1000):
         return f"{v:,.0f}"
+    if v and abs(v) < 1e-3:
+        return "< 0.001" if spread else f"{v:.6f}".rstrip("0")
     return f"{v:.2g}" if spread else f"{v:.4g}"
 
 

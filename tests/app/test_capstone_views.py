@@ -151,3 +151,12 @@ def test_inspector_long_prompt_is_capped_and_pooled() -> None:
     assert "␣" in str(ins.svg)  # spaces are visible on the axes
     bad = capstone.view({"extras": {"track": "inspector", "attention": att}}, head="9-9")
     assert bad.inspector is not None and bad.inspector.selected == "0-0"
+
+
+def test_board_figures_never_use_exponent_notation() -> None:
+    from app.services.leaderboard import fmt
+
+    for v in (28_627.9, 550.2, 123.45, 20.0, 1.2, 0.0004, 1e-7, 0.0):
+        for spread in (False, True):
+            assert "e" not in fmt(v, spread), (v, spread, fmt(v, spread))
+    assert (fmt(28_627.9), fmt(550.2, True), fmt(0.1, True)) == ("28,628", "550", "0.1")

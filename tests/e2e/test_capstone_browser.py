@@ -200,6 +200,15 @@ def test_leaderboards_student_and_staff(live_server: str, browser_page: Any,
     assert _fits(page), "the staff leaderboard is wider than a 1280-px screen"
     _shot(page, "leaderboard-staff.png")
 
+    # the week chart: its title sits above the tallest bar's count (2 students, both 100)
+    page.goto(base + "/dashboard/weeks/6")
+    box = page.locator("svg.chart").first.bounding_box()
+    title = page.locator("svg.chart text[text-anchor=end]").first.bounding_box()
+    count = page.locator("svg.chart text[text-anchor=middle]",
+                         has_text=re.compile(r"^2$")).first.bounding_box()
+    assert box and title and count and title["y"] + title["height"] <= count["y"] + 1
+    _shot(page, "week6-chart.png", "svg.chart")
+
 
 def test_training_curves_view(live_server: str, browser_page: Any, stored: dict[str, str],
                               capstone_reports: dict[str, GradeReport]) -> None:
