@@ -38,9 +38,9 @@ def histogram(values: Sequence[float], bins: int = 10, lo: float = 0.0, hi: floa
             parts.append(f'<text x="{x + bw / 2:.1f}" y="{y - 2:.1f}" font-size="10" '
                          f'text-anchor="middle">{c}</text>')
     for i in range(0, bins + 1, max(1, bins // 5)):
-        x = 30 + i * bw
+        x, anchor = 30 + i * bw, "end" if i == bins else "middle"  # the last stays inside
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" font-size="10" '
-                     f'text-anchor="middle">{_fmt(lo + span * i / bins)}</text>')
+                     f'text-anchor="{anchor}">{_fmt(lo + span * i / bins)}</text>')
     parts.append(f'<line x1="30" y1="{height - pad}" x2="{width - 10}" y2="{height - pad}" '
                  f'stroke="#444"/>')
     if label:
