@@ -159,8 +159,8 @@ def _fits(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-def test_leaderboards_student_and_staff(live_server: str, browser_page: Any,
-                                        stored: dict[str, str]) -> None:
+def test_leaderboards_student_and_staff(live_server: str, live_settings: Settings,
+                                        browser_page: Any, stored: dict[str, str]) -> None:
     page, base = browser_page, live_server
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_in(page, base, "cap-student")
@@ -203,11 +203,26 @@ def test_leaderboards_student_and_staff(live_server: str, browser_page: Any,
     # the week chart: its title sits above the tallest bar's count (2 students, both 100)
     page.goto(base + "/dashboard/weeks/6")
     box = page.locator("svg.chart").first.bounding_box()
-    title = page.locator("svg.chart text[text-anchor=end]").first.bounding_box()
+    title = page.locator("svg.chart text[font-size='11']").first.bounding_box()
     count = page.locator("svg.chart text[text-anchor=middle]",
                          has_text=re.compile(r"^2$")).first.bounding_box()
     assert box and title and count and title["y"] + title["height"] <= count["y"] + 1
     _shot(page, "week6-chart.png", "svg.chart")
+
+    # the gradebook tells "submitted, scored 0" from "submitted, nothing graded" from "none"
+    with session_scope(live_settings) as s:
+        rival = get_or_create_student(s, "arch-rival")
+        now = utcnow()
+        s.add_all([Submission(student_id=rival.id, week=4, source="upload", status="graded",
+                              score=0.0, max_score=100.0, received_at=now, finished_at=now),
+                   Submission(student_id=rival.id, week=5, source="upload", status="failed",
+                              error="not a notebook", received_at=now, finished_at=now)])
+    page.goto(base + "/dashboard?q=arch-rival")
+    row = page.locator("#gradebook tbody tr").first
+    assert row.locator("td").nth(4).inner_text().split() == ["0", "0"]  # best, latest
+    assert row.locator("td").nth(5).inner_text() == "✘ no score"
+    assert row.locator("td").nth(1).inner_text() == "—"
+    _shot(page, "gradebook-zero-failed-none.png", "#gradebook")
 
 
 def test_training_curves_view(live_server: str, browser_page: Any, stored: dict[str, str],
