@@ -61,13 +61,16 @@ class Student(Base):
 
     __tablename__ = "student"
     # one student per login whatever its letter case (GitHub logins are case-insensitive)
-    __table_args__ = (Index("uq_student_login_lower", func.lower("github_login"), unique=True),)
+    __table_args__ = (Index("uq_student_login_lower", func.lower("github_login"), unique=True),
+                      Index("uq_student_pseudonym", "pseudonym", unique=True))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     github_login: Mapped[str] = mapped_column(String(39), unique=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     # verifies pushes from this student's own fork (shown on their page; never shared)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # opt-in name on the student-facing leaderboard (None: shown as "anonymous")
+    pseudonym: Mapped[str | None] = mapped_column(String(40))
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="student")
 
@@ -165,6 +168,9 @@ class Benchmark(Base):
     unit: Mapped[str] = mapped_column(String(32), default="")
     device: Mapped[str] = mapped_column(String(100), default="cpu")
     seed: Mapped[int | None] = mapped_column(Integer)
+    # provenance: the grader's torch and CUDA versions (grader version, commit: the submission)
+    torch_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    cuda_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     submission: Mapped[Submission] = relationship(back_populates="benchmarks")
 

@@ -47,6 +47,8 @@ class BenchmarkOut(BaseModel):
     unit: str
     device: str
     seed: int | None
+    torch_version: str = ""  # provenance: the grader's torch and CUDA versions
+    cuda_version: str = ""
 
 
 class SubmissionOut(BaseModel):

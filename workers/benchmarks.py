@@ -28,7 +28,8 @@ def _clean(row: Any) -> Benchmark | None:
         return None
     return Benchmark(track=track, metric=metric, value=value,
                      unit=str(row.get("unit", ""))[:32], device=str(row.get("device", "cpu"))[:100],
-                     seed=seed)
+                     seed=seed, torch_version=str(row.get("torch", ""))[:40],
+                     cuda_version=str(row.get("cuda", ""))[:40])
 
 
 def record_benchmarks(session: Session, submission_id: str, report_dict: dict[str, Any]) -> int:

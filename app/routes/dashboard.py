@@ -15,7 +15,7 @@ from app.models import Submission
 from app.routes import auth as auth_routes
 from app.routes.auth import StaffSessionDep, csrf_for, require_csrf
 from app.routes.deps import SessionDep, SettingsDep
-from app.services import charts, exports, gradebook, policies
+from app.services import capstone, charts, exports, gradebook, leaderboard, policies
 from app.services import submissions as svc
 from app.templating import templates
 
@@ -78,25 +78,11 @@ def _phases(sub: Submission) -> list[tuple[str, float | None]]:
             ("check", float(t["check"]) if "check" in t else None)]
 
 
-def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for name, series in (report.get("curves") or {}).items():
-        out.append((f"curve: {name}", charts.lines({name: series}, label=str(name))))
-    for name, matrix in (report.get("heatmaps") or {}).items():
-        out.append((f"heatmap: {name}", charts.heatmap(matrix, label=str(name))))
-    for c in report.get("checks") or []:
-        det = c.get("details") or {}
-        if isinstance(det.get("curves"), dict):
-            out.append((f"{c.get('name')}: curves", charts.lines(det["curves"])))
-        if isinstance(det.get("heatmap"), list):
-            out.append((f"{c.get('name')}: heatmap", charts.heatmap(det["heatmap"])))
-    return out
-
-
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission_page(request: Request, session: SessionDep, settings: SettingsDep,
-                    _staff: StaffSessionDep, submission_id: str) -> HTMLResponse:
-    """Staff view of one submission: checks, max-diffs, output, timings, traceback."""
+                    _staff: StaffSessionDep, submission_id: str, head: str = "") -> HTMLResponse:
+    """Staff view of one submission: checks, max-diffs, output, timings, traceback, and the
+    capstone views (`head`: the Inspector's selected "layer-head")."""
     sub = svc.get_submission(session, submission_id)
     report = sub.report_json if isinstance(sub.report_json, dict) else {}
     details = {c.get("name"): c for c in report.get("checks") or []}
@@ -106,7 +92,7 @@ def submission_page(request: Request, session: SessionDep, settings: SettingsDep
     ).order_by(Submission.received_at.desc(), Submission.finished_at.desc()).limit(50).all()
     return _render(request, "submission.html", {
         "sub": sub, "report": report, "details": details, "phases": _phases(sub),
-        "figures": _figures(report), "attempts": attempts,
+        "cv": capstone.view(report, head), "attempts": attempts,
         "history": gradebook.history(session, sub),
         "counts": gradebook.newest_grading(session, sub).id,
         "factor": policy.factor(sub.week, sub.received_at),
@@ -157,10 +143,10 @@ def queue_page(request: Request, session: SessionDep, settings: SettingsDep,
 def leaderboard_page(request: Request, session: SessionDep, settings: SettingsDep,
                      _staff: StaffSessionDep, sort: str = "", desc: bool = True,
                      ) -> HTMLResponse:
-    """Capstone benchmarks per track: mean ± std over seeds."""
+    """Capstone benchmarks per track with real names: mean ± std over seeds, provenance."""
     return _render(request, "leaderboard.html", {
-        "board": gradebook.leaderboard(session, sort, desc), "sort": sort, "desc": desc},
-        settings)
+        "boards": leaderboard.boards(session, sort, desc), "sort": sort, "desc": desc,
+        "lb": leaderboard, "me": None}, settings)
 
 
 @router.get("/policies", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.errors import AppError
 from app.models import Submission
 from app.routes.deps import STUDENT_COOKIE, MaybeStudentDep, SessionDep, SettingsDep
-from app.services import oauth, policies, roster, sessions
+from app.services import leaderboard, oauth, policies, roster, sessions
 from app.templating import templates
 from grader.weeks import WEEKS
 
@@ -96,3 +96,15 @@ def rotate_secret(request: Request, session: SessionDep, settings: SettingsDep,
     sessions.check_csrf(settings, request.cookies.get(STUDENT_COOKIE), csrf)
     student.webhook_secret = secrets.token_urlsafe(32)
     return RedirectResponse("/me", status_code=303)
+
+
+@router.post("/me/pseudonym")
+def set_pseudonym(request: Request, session: SessionDep, settings: SettingsDep,
+                  student: MaybeStudentDep, csrf: Annotated[str, Form()] = "",
+                  pseudonym: Annotated[str, Form()] = "") -> Response:
+    """Opt in to the student leaderboard under a pseudonym (empty: anonymous again)."""
+    if student is None:
+        raise AppError("sign in with GitHub first", 401)
+    sessions.check_csrf(settings, request.cookies.get(STUDENT_COOKIE), csrf)
+    leaderboard.set_pseudonym(session, student, pseudonym)
+    return RedirectResponse("/me#leaderboard-name", status_code=303)

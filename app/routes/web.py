@@ -17,7 +17,7 @@ from app.routes.deps import (
     submitter,
 )
 from app.schemas import student_report
-from app.services import gradebook, oauth, policies, sessions
+from app.services import capstone, gradebook, leaderboard, oauth, policies, sessions
 from app.services import submissions as svc
 from app.templating import templates
 from grader.weeks import WEEKS
@@ -72,10 +72,23 @@ async def submit_upload(
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def status_page(request: Request, session: SessionDep, settings: SettingsDep,
-                submission_id: str) -> HTMLResponse:
-    """Status and feedback; refreshes itself until grading is done."""
+                submission_id: str, head: str = "") -> HTMLResponse:
+    """Status and feedback (with the capstone views; `head`: the Inspector's "layer-head");
+    refreshes itself until grading is done."""
     sub = gradebook.newest_grading(session, svc.get_submission(session, submission_id))
+    report = policies.filter_report(settings, sub.week, student_report(sub))
     return templates.TemplateResponse(request, "submission.html", {
-        "sub": sub, "report": policies.filter_report(settings, sub.week, student_report(sub)),
+        "sub": sub, "report": report, "cv": capstone.view(report, head),
         "pending": sub.status in PENDING, "view": policies.student_view(settings, sub),
         "quota": policies.quota(session, settings, sub.student_id, sub.week)})
+
+
+@router.get("/leaderboard", response_class=HTMLResponse, response_model=None)
+def leaderboard_page(request: Request, session: SessionDep,
+                     student: MaybeStudentDep) -> HTMLResponse | RedirectResponse:
+    """The capstone leaderboard students see: pseudonyms (or "anonymous"), their own row."""
+    if student is None:
+        return RedirectResponse(oauth.signin_url("/leaderboard"), status_code=303)
+    return templates.TemplateResponse(request, "leaderboard.html", {
+        "boards": leaderboard.boards(session), "lb": leaderboard, "staff": False,
+        "me": student.id, "student": student, "sort": "", "desc": True, "signin": ""})

@@ -25,10 +25,11 @@ def histogram(values: Sequence[float], bins: int = 10, lo: float = 0.0, hi: floa
         counts[i] += 1
     top = max(counts + [1])
     pad, bw = 30, (width - 40) / bins
+    head = 28 if label else 16  # the title sits above the tallest bar's count label
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
              f'viewBox="0 0 {width} {height}" aria-label="{escape(label or "histogram")}">']
     for i, c in enumerate(counts):
-        h = (height - pad - 10) * c / top
+        h = (height - pad - head) * c / top
         x, y = 30 + i * bw, height - pad - h
         a, b = lo + span * i / bins, lo + span * (i + 1) / bins
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bw - 2:.1f}" height="{h:.1f}" '
@@ -37,9 +38,9 @@ def histogram(values: Sequence[float], bins: int = 10, lo: float = 0.0, hi: floa
             parts.append(f'<text x="{x + bw / 2:.1f}" y="{y - 2:.1f}" font-size="10" '
                          f'text-anchor="middle">{c}</text>')
     for i in range(0, bins + 1, max(1, bins // 5)):
-        x = 30 + i * bw
+        x, anchor = 30 + i * bw, "end" if i == bins else "middle"  # the last stays inside
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" font-size="10" '
-                     f'text-anchor="middle">{_fmt(lo + span * i / bins)}</text>')
+                     f'text-anchor="{anchor}">{_fmt(lo + span * i / bins)}</text>')
     parts.append(f'<line x1="30" y1="{height - pad}" x2="{width - 10}" y2="{height - pad}" '
                  f'stroke="#444"/>')
     if label:
@@ -62,8 +63,8 @@ def _points(series: Sequence) -> list[tuple[float, float]]:
 
 
 def lines(curves: dict[str, Sequence], width: int = 520, height: int = 220,
-          label: str = "") -> Markup:
-    """One polyline per named series (values, or [x, y] pairs)."""
+          label: str = "", xlabel: str = "", ylabel: str = "") -> Markup:
+    """One polyline per named series (values, or [x, y] pairs), with axis titles."""
     data = {str(k): _points(v) for k, v in curves.items() if isinstance(v, (list, tuple))}
     data = {k: v for k, v in data.items() if v}
     if not data:
@@ -88,6 +89,12 @@ def lines(curves: dict[str, Sequence], width: int = 520, height: int = 220,
                      f'points="{path}"><title>{escape(name)}</title></polyline>')
         parts.append(f'<text x="{width - 10}" y="{14 + 12 * n}" font-size="10" '
                      f'text-anchor="end" fill="{colour}">{escape(name)}</text>')
+    if xlabel:
+        parts.append(f'<text x="{width / 2:.0f}" y="{height - 4}" font-size="10" '
+                     f'text-anchor="middle">{escape(xlabel)}</text>')
+    if ylabel:
+        parts.append(f'<text x="12" y="{height / 2:.0f}" font-size="10" text-anchor="middle" '
+                     f'transform="rotate(-90 12 {height / 2:.0f})">{escape(ylabel)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -112,6 +119,63 @@ def heatmap(matrix: Sequence[Sequence[float]], width: int = 320, label: str = ""
             parts.append(f'<rect x="{j * cell:.1f}" y="{i * cell:.1f}" width="{cell:.1f}" '
                          f'height="{cell:.1f}" fill="rgb({shade},{shade},255)">'
                          f'<title>[{i},{j}] {_fmt(v)}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def show_char(c: str) -> str:
+    """A character made visible on an axis (space, newline, tab)."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(c, c if c.isprintable() else "·")
+
+
+def attention(matrix: Sequence[Sequence[float]], chars: Sequence[str], cell: int = 22,
+              label: str = "") -> Markup:
+    """One head's attention map: query characters down, key characters across, 0..1 shading."""
+    rows = [[float(v) for v in r] for r in matrix if isinstance(r, (list, tuple))]
+    n = len(rows)
+    if not n:
+        return Markup("")
+    names = [show_char(str(c)) for c in list(chars)[:n]] + ["?"] * max(0, n - len(chars))
+    m = 18 if cell >= 12 else 0  # room for the axis characters
+    size = m + cell * n
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="attn" role="img" '
+             f'viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+             f'aria-label="{escape(label or "attention map")}">']
+    for i, r in enumerate(rows):
+        for j, v in enumerate(r[:n]):
+            t = max(0.0, min(1.0, v)) if math.isfinite(v) else 0.0
+            shade = int(255 - 215 * t)
+            tip = f"<title>{escape(names[i])} → {escape(names[j])}: {v:.3f}</title>" if m else ""
+            parts.append(f'<rect x="{m + j * cell}" y="{m + i * cell}" width="{cell}" '
+                         f'height="{cell}" fill="rgb({shade},{shade},255)">{tip}</rect>')
+    if m:
+        for k, c in enumerate(names):
+            mid = m + k * cell + cell / 2
+            parts.append(f'<text x="{mid:.1f}" y="13" font-size="11" text-anchor="middle" '
+                         f'class="key">{escape(c)}</text>')
+            parts.append(f'<text x="9" y="{mid + 4:.1f}" font-size="11" text-anchor="middle" '
+                         f'class="query">{escape(c)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 520,
+          label: str = "") -> Markup:
+    """Labelled horizontal bars from 0 (smaller is drawn shorter), value and unit at the end."""
+    data = [(str(k), float(v)) for k, v in items if math.isfinite(float(v))]
+    if not data:
+        return Markup("")
+    top, left, rh = max(v for _, v in data) or 1.0, 170, 26
+    h = 10 + rh * len(data)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+             f'viewBox="0 0 {width} {h}" aria-label="{escape(label or "bars")}">']
+    for i, (name, v) in enumerate(data):
+        y, w = 6 + i * rh, (width - left - 130) * max(0.0, v) / top
+        parts.append(f'<text x="{left - 6}" y="{y + 15}" font-size="11" text-anchor="end">'
+                     f'{escape(name)}</text><rect x="{left}" y="{y}" width="{w:.1f}" '
+                     f'height="{rh - 8}" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                     f'<text x="{left + w + 4:.1f}" y="{y + 15}" font-size="11">'
+                     f'{v:.3f} {escape(unit)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -27,6 +27,8 @@ class Cell:
     late: int  # graded submissions received after the deadline
     latest_id: str | None
     pending: int = 0
+    failed: int = 0  # submissions that could not be graded (bad file, unusable fork, …)
+    failed_id: str | None = None  # one of them (the cell links to it)
 
     @property
     def fraction(self) -> float | None:
@@ -138,6 +140,13 @@ def cells(session: Session, policy: Policy, q: str = "",
     for sid, w, n in session.execute(pending):
         cell = out[logins[sid]].setdefault(w, Cell(None, None, None, None, 0, 0, None))
         cell.pending = n
+    failed = (select(Submission.student_id, Submission.week, func.count(),
+                     func.max(Submission.id))
+              .where(Submission.status == "failed", *scope)
+              .group_by(Submission.student_id, Submission.week))
+    for sid, w, n, fid in session.execute(failed):  # "submitted, no score" is not "never"
+        cell = out[logins[sid]].setdefault(w, Cell(None, None, None, None, 0, 0, None))
+        cell.failed, cell.failed_id = n, fid
     return out
 
 
@@ -181,60 +190,3 @@ def page(session: Session, policy: Policy, weeks: list[int], q: str = "", sort: 
     page_no = min(max(1, page_no), pages)
     start = (page_no - 1) * per_page
     return Page(rows[start:start + per_page], weeks, len(rows), page_no, pages, sort, desc, q)
-
-
-@dataclass
-class Entry:
-    """One student's capstone entry on a track: mean ± std over seeds per metric."""
-
-    login: str
-    device: str
-    submission_id: str
-    stats: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # mean, std, n
-
-
-DEFAULT_SORT = {"architect": "speed_ratio", "specialist": "val_loss_gain"}  # higher is better
-
-
-def leaderboard(session: Session, sort: str = "", desc: bool = True,
-                ) -> dict[str, tuple[list[str], list[Entry]]]:
-    """{track: (metrics, entries)} from the benchmark rows of graded submissions."""
-    from app.models import Benchmark
-
-    q = (select(Benchmark.track, Student.github_login, Benchmark.device, Benchmark.metric,
-                Benchmark.value, Benchmark.seed, Submission.id, Submission.received_at)
-         .join(Submission, Submission.id == Benchmark.submission_id)
-         .join(Student, Student.id == Submission.student_id)
-         .where(Submission.status == "graded")
-         .order_by(Submission.received_at, Submission.finished_at))  # a regrade replaces
-    raw: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    for track, login, device, metric, value, seed, sid, _ in session.execute(q):
-        if metric.endswith("_std"):
-            continue  # the spread is recomputed from the per-seed rows
-        e = raw.setdefault(track, {}).setdefault((login, device), {"sid": sid, "m": {}, "s": {}})
-        if e["sid"] != sid:  # a newer submission replaces the older figures
-            e["sid"], e["m"], e["s"] = sid, {}, {}
-        # per-seed rows when the submission has them, else its single aggregate row
-        e["s" if seed is not None else "m"].setdefault(metric, []).append(float(value))
-    out: dict[str, tuple[list[str], list[Entry]]] = {}
-    for track, entries in sorted(raw.items()):
-        for e in entries.values():
-            e["m"] = {**e["m"], **e["s"]}
-        metrics = sorted({m for e in entries.values() for m in e["m"]})
-        rows = []
-        for (login, device), e in entries.items():
-            st = {m: (sum(v) / len(v), _std(v), len(v)) for m, v in e["m"].items()}
-            rows.append(Entry(login, device, e["sid"], st))
-        key = next((k for k in (sort, DEFAULT_SORT.get(track, "")) if k in metrics),
-                   metrics[0] if metrics else "")
-        rows.sort(key=lambda r: r.stats.get(key, (-math.inf if desc else math.inf,))[0],
-                  reverse=desc)
-        out[track] = (metrics, rows)
-    return out
-
-
-def _std(v: list[float]) -> float:
-    if len(v) < 2:
-        return 0.0
-    m = sum(v) / len(v)
-    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))

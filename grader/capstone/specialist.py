@@ -118,14 +118,32 @@ def samples(ctx: Ctx) -> str:
     return f"{s.shape[0]} samples of {s.shape[1]} characters stored (sampling z = {z:.2f})"
 
 
+def _corpus_extras(ctx: Ctx) -> dict[str, Any]:
+    """Corpus size, vocabulary and (when computed) the held-out and unigram losses."""
+    if int(ctx.inputs["s_error"][0]) != 0:
+        return {}
+    vocab = "".join(chr(int(c)) for c in ctx.inputs["s_vocab"])
+    out: dict[str, Any] = {"corpus": {"train_chars": int(ctx.inputs["s_train_counts"].sum()),
+                                      "heldout_chars": int(hidden(ctx.trusted, "s_val_y").size),
+                                      "vocab": vocab, "vocab_size": len(vocab),
+                                      "ln_vocab": math.log(len(vocab))}}
+    try:
+        ce, base = ctx.memo("spec.losses", lambda: losses(ctx))
+        out["heldout"] = {"val_loss": ce, "unigram_loss": base}
+    except Exception:  # noqa: BLE001 - no losses to show
+        pass
+    return out
+
+
 def extras(ctx: Ctx) -> dict[str, Any]:
-    """The decoded samples for the report."""
+    """The decoded samples, the corpus's size and vocabulary, and the held-out losses."""
+    out = _corpus_extras(ctx)
     try:
         s = _samples(ctx)
     except Exception:  # noqa: BLE001 - nothing to show
-        return {}
+        return out
     chars = [chr(int(c)) for c in ctx.inputs["s_vocab"]]
-    return {"samples": ["".join(chars[int(t)] for t in row) for row in s]}
+    return out | {"samples": ["".join(chars[int(t)] for t in row) for row in s]}
 
 
 SPECS = [

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from grader.capstone import architect, inspector, specialist
 from grader.capstone.inputs import make_job_inputs
@@ -85,7 +86,11 @@ def _passed(results: list[CheckResult], name: str) -> bool:
 def _row(track: str, metric: str, value: float, unit: str, device: str,
          seed: int | None = None) -> dict[str, Any]:
     return {"track": track, "metric": metric, "value": float(value), "unit": unit,
-            "device": device, "seed": seed}
+            "device": device, "seed": seed, **PROVENANCE}
+
+
+# the grader's own torch (the sandbox runs the same interpreter): each row's provenance
+PROVENANCE = {"torch": torch.__version__, "cuda": torch.version.cuda or ""}
 
 
 UNITS = {"tokens_per_s": "tok/s", "ms_per_iter": "ms", "val_loss": "nats", "mfu": "fraction",
@@ -123,14 +128,29 @@ def benchmarks(ctx: Ctx, results: list[CheckResult]) -> list[dict[str, Any]]:
     return []
 
 
+def _architect_extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
+    """The benchmark's figures per seed and both runs' step losses (only when it passed)."""
+    if not _passed(results, architect.BENCH):
+        return {}
+    r = ctx.memo("benchmark", lambda: architect.run_benchmark(ctx))
+    ref, (steps, B, T) = ctx.runtime.paired, ctx.inputs["b_train_x"].shape[:3]
+    losses = {k: [] if ref is None else [float(x) for x in ref.referee.losses[k]]
+              for k in ("a", "b")}
+    return {"benchmark": {**r, "steps": int(steps), "tokens_per_step": int(B * T),
+                          "warmup": int(ctx.inputs["b_warmup"][0]),
+                          "losses": {"variant": losses["a"], "vanilla": losses["b"]}}}
+
+
 def extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
-    """Track, heatmaps (Inspector) or samples (Specialist) for the report."""
+    """Track, heatmaps (Inspector), samples and losses (Specialist), benchmark (Architect)."""
     t = track(ctx)
     out: dict[str, Any] = {"track": t}
     if t == "inspector":
         out |= inspector.extras(ctx)
     elif t == "specialist":
         out |= specialist.extras(ctx)
+    elif t == "architect":
+        out |= _architect_extras(ctx, results)
     return out
 
 

@@ -30,7 +30,9 @@ PUBLIC = {"/", "/submissions", "/submissions/upload", "/submissions/{submission_
           "/api/submissions/{submission_id}", "/api/submissions/{submission_id}/results",
           # student sign-in and the student's page (tests/app/test_identity.py)
           "/auth/github/login", "/auth/github/callback", "/auth/logout", "/me",
-          "/me/webhook-secret"}
+          "/me/webhook-secret",
+          # the student leaderboard and pseudonym (tests/app/test_capstone_views.py)
+          "/leaderboard", "/me/pseudonym"}
 PUBLIC_METHODS = {("/api/submissions", "GET")}  # the listing is staff-only
 DEADLINE = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -128,7 +130,9 @@ def test_detail_regrade_and_gradescope(client, db_session: Session, sent) -> Non
                           "details": {"max_diff": 1.5e-9}},
                          {"name": "tanh", "points": 0.0, "max_points": 1.0, "passed": False,
                           "message": "<img src=x onerror=alert(2)>", "duration_s": 0.1}],
-              "curves": {"loss": [3.0, 2.5, 2.1]}}
+              # the curve shape the trusted side writes (a top-level "curves" key is not drawn)
+              "extras": {"curves": {"steps": [0, 5, 10], "student": [3.0, 2.5, 2.1],
+                                    "reference": [3.0, 2.4, 2.0], "label": "loss"}}}
     sub = _graded(db_session, make_student(db_session), 1.0, DEADLINE, report_json=report,
                   filename="<svg onload=alert(3)>.py", worker="host:1:zg-grader_0")
     make_check_result(db_session, submission=sub, name="grad", message="ok")
