@@ -1,0 +1,39 @@
+"""Training curves for the report: the student's loss per step against the reference's.
+
+Both series are computed by the grader (from what the job returned, never a loss it
+reported); `curve` adds the one-line summary a student reads ("falls like the reference's",
+or the step where it parts from it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def _diverges(s: float, r: float, rtol: float, atol: float) -> bool:
+    return not (math.isfinite(s) and abs(s - r) <= atol + rtol * abs(r))
+
+
+def summary(steps: Sequence[int], student: Sequence[float], reference: Sequence[float],
+            rtol: float, atol: float, who: str = "the reference's") -> str:
+    """"your loss falls like the reference's (final a vs b)" or where it diverges."""
+    fin = f"(final {student[-1]:.4g} vs {reference[-1]:.4g})"
+    for step, s, r in zip(steps, student, reference, strict=True):
+        if _diverges(s, r, rtol, atol):
+            return (f"your loss diverges from {who} from step {step} ({s:.4g} vs {r:.4g}); "
+                    f"final {student[-1]:.4g} vs {reference[-1]:.4g}")
+    return f"your loss falls like {who} {fin}"
+
+
+def curve(label: str, steps: Sequence[int], student: Sequence[float],
+          reference: Sequence[float], *, rtol: float = 1e-3, atol: float = 1e-3,
+          who: str = "the reference's") -> dict[str, Any]:
+    """One curve dict of report.extras["curves"] (values in nats, rounded for the page)."""
+    st = [float(v) for v in student]
+    ref = [float(v) for v in reference]
+    return {"label": label, "steps": [int(s) for s in steps],
+            "student": [round(v, 6) if math.isfinite(v) else None for v in st],
+            "reference": [round(v, 6) for v in ref], "unit": "nats",
+            "summary": summary(steps, st, ref, rtol, atol, who)}

@@ -1,0 +1,94 @@
+"""Training curves in the report (extras["curves"]): the student's loss per step against the
+reference's from the same start, both computed by the grader; a planted bug diverges; values
+the job plants are never the curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader import curves, grade, source
+from grader.checks import Ctx
+from grader.weeks import week3, week3_curves
+from tests.grader import test_week3 as w3
+
+KEYS = {"label", "steps", "student", "reference", "unit", "summary"}
+
+
+def _shape_ok(c: dict[str, Any]) -> None:
+    assert set(c) == KEYS and c["unit"] == "nats"
+    assert len(c["steps"]) == len(c["student"]) == len(c["reference"]) > 1
+
+
+def test_summary_says_where_it_diverges() -> None:
+    same = curves.curve("x", [0, 1, 2], [3.0, 2.5, 2.0], [3.0, 2.5, 2.0])
+    assert same["summary"] == "your loss falls like the reference's (final 2 vs 2)"
+    off = curves.curve("x", [0, 1, 2], [3.0, 2.9, 2.8], [3.0, 2.5, 2.0])
+    assert off["summary"].startswith("your loss diverges from the reference's from step 1")
+    nan = curves.curve("x", [0, 1], [3.0, float("nan")], [3.0, 2.5])
+    assert nan["student"][1] is None and "from step 1" in nan["summary"]
+
+
+# ----------------------------------------------------------------------------- week 3
+
+def _w3_cells(bug: str | None = None) -> bytes:
+    cells = []
+    for cell in w3._cells():
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "code" and any(k in text for k in w3.CORE):
+            cells.append({**cell, "source": text})
+    if bug is not None:
+        old, new, _ = w3.BUGS[bug]
+        for c in cells:
+            c["source"] = c["source"].replace(old, new)
+    return w3._notebook(cells)
+
+
+@pytest.fixture(scope="module")
+def w3_reports(data_dir: Path) -> dict[str, grade.GradeReport]:
+    return {k: grade.grade(source.from_bytes(_w3_cells(bug), "week3.ipynb", 3), data_dir,
+                           seed=11)
+            for k, bug in (("ok", None), ("tanh", "tanh is identity"))}
+
+
+def test_week3_correct_curve_matches_reference(w3_reports: dict) -> None:
+    r = w3_reports["ok"]
+    assert r.score == 100
+    (c,) = r.extras["curves"]
+    _shape_ok(c)
+    assert c["label"] == "training loss (grader's batches)"
+    assert c["steps"] == list(range(week3_curves.STEPS))
+    assert np.allclose(c["student"], c["reference"], rtol=1e-5, atol=1e-6)
+    assert c["student"][-1] < c["student"][0] - 0.3  # it trains
+    assert c["summary"].startswith("your loss falls like the reference's")
+
+
+def test_week3_tanh_bug_diverges(w3_reports: dict) -> None:
+    (c,) = w3_reports["tanh"].extras["curves"]
+    _shape_ok(c)
+    assert not np.allclose(c["student"], c["reference"], rtol=1e-3, atol=1e-3)
+    assert "diverges from the reference's from step" in c["summary"]
+    # the reference curve is the same run from the same start: identical to the correct one's
+    assert c["reference"] == w3_reports["ok"].extras["curves"][0]["reference"]
+
+
+def test_week3_forged_results_cannot_plant_the_curve(data_dir: Path) -> None:
+    """Planted loss arrays are ignored; features and weights of another grading's run (or
+    edited ones) give the curve they really give, against this grading's reference."""
+    inputs = week3.make_inputs(np.random.default_rng(5), data_dir)
+    other = week3.make_inputs(np.random.default_rng(6), data_dir)
+    ref = week3_curves.reference_losses(inputs)
+    honest = w3._honest_train_outputs(inputs)
+    fake = np.asarray(ref) - 0.5
+    planted = {**w3._honest_train_outputs(other), "losses": fake, "lossi": fake,
+               "curve": fake, "student": fake, "reference": fake}
+    (c,) = week3.WEEK_SPEC.extras(Ctx(inputs, {"train": planted}, {}), [])["curves"]
+    assert np.allclose(c["reference"], ref) and "diverges" in c["summary"]
+    assert not np.allclose(c["student"], fake, atol=1e-2)
+    (h,) = week3.WEEK_SPEC.extras(Ctx(inputs, {"train": honest}, {}), [])["curves"]
+    assert np.allclose(h["student"], ref, rtol=1e-6) and "falls like" in h["summary"]
+    assert week3.WEEK_SPEC.extras(Ctx(inputs, {"train": {"losses": fake}}, {}), []) == {}
+    assert week3.WEEK_SPEC.extras(Ctx(inputs, {}, {"train": "crashed"}), []) == {}
