@@ -8,8 +8,22 @@ or the step where it parts from it).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+import torch
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the curves' tiny models on one thread (on a busy host, more threads spin)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _diverges(s: float, r: float, rtol: float, atol: float) -> bool:

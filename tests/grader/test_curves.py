@@ -12,7 +12,7 @@ import pytest
 
 from grader import curves, grade, source
 from grader.checks import Ctx
-from grader.weeks import week3, week3_curves
+from grader.weeks import week3, week3_curves, week5_curves
 from tests.grader import test_week3 as w3
 
 KEYS = {"label", "steps", "student", "reference", "unit", "summary"}
@@ -92,3 +92,67 @@ def test_week3_forged_results_cannot_plant_the_curve(data_dir: Path) -> None:
     assert np.allclose(h["student"], ref, rtol=1e-6) and "falls like" in h["summary"]
     assert week3.WEEK_SPEC.extras(Ctx(inputs, {"train": {"losses": fake}}, {}), []) == {}
     assert week3.WEEK_SPEC.extras(Ctx(inputs, {}, {"train": "crashed"}), []) == {}
+
+
+# ----------------------------------------------------------------------------- week 5
+
+@pytest.fixture(scope="module")
+def w5_reports(data_dir: Path) -> dict[str, grade.GradeReport]:
+    from tests.grader import test_week5 as w5
+
+    return {"ok": w5.run(w5.NB, data_dir, seed=5),
+            "residual": w5.run(w5.mutate("x = x + self.sa(self.ln1(x))",
+                                         "x = self.sa(self.ln1(x))"), data_dir, seed=5)}
+
+
+def test_week5_correct_curve_matches_reference(w5_reports: dict) -> None:
+    r = w5_reports["ok"]
+    assert r.score == 100
+    (c,) = r.extras["curves"]
+    _shape_ok(c)
+    assert c["steps"] == list(range(week5_curves.TRAIN_STEPS + 1))
+    assert np.allclose(c["student"], c["reference"], rtol=1e-4, atol=1e-4)
+    assert c["student"][-1] < c["student"][0] - 0.5
+    assert c["summary"].startswith("your loss falls like the reference's")
+
+
+def test_week5_missing_residual_diverges(w5_reports: dict) -> None:
+    (c,) = w5_reports["residual"].extras["curves"]
+    _shape_ok(c)
+    assert abs(c["student"][0] - c["reference"][0]) < 1e-4  # same start: the same parameters
+    assert not np.allclose(c["student"], c["reference"], rtol=1e-3, atol=1e-3)
+    assert "diverges from the reference's from step" in c["summary"]
+
+
+def test_week5_forged_results_cannot_plant_the_curve(data_dir: Path) -> None:
+    """Planted loss arrays are ignored; parameters that did not train give a flat curve
+    against the reference trained here from the same start."""
+    from grader.probes import week5 as probes
+    from grader.weeks import week5
+
+    inputs = week5.make_inputs(np.random.default_rng(3), data_dir)
+    ns = _reference_namespace()
+    honest = {k: v.detach().numpy() for k, v in probes.train(ns, inputs).items()}
+    fake = np.linspace(4.2, 1.0, week5_curves.TRAIN_STEPS + 1)
+    frozen = {**honest, "losses": fake, "curve": fake, "student": fake,
+              **{k: np.broadcast_to(v[:1], v.shape).copy() for k, v in honest.items()
+                 if k.startswith("ps.")}}
+    (h,) = week5.WEEK_SPEC.extras(Ctx(inputs, {"train": honest}, {}), [])["curves"]
+    (c,) = week5.WEEK_SPEC.extras(Ctx(inputs, {"train": frozen}, {}), [])["curves"]
+    assert "falls like" in h["summary"] and np.allclose(h["student"], h["reference"], 1e-4)
+    assert c["reference"] == h["reference"] and "diverges" in c["summary"]
+    assert np.allclose(c["student"], c["student"][0]) and not np.allclose(c["student"], fake)
+    no_stack = {k: v for k, v in honest.items() if not k.startswith("ps.")}
+    assert week5.WEEK_SPEC.extras(Ctx(inputs, {"train": {**no_stack, "losses": fake}}, {}),
+                                  []) == {}
+
+
+def _reference_namespace() -> dict[str, Any]:
+    """The lecture's GPT as a notebook namespace would hold it (configured by globals)."""
+    from reference import gpt
+
+    class GPTLanguageModel(gpt.GPTLanguageModel):
+        def __init__(self) -> None:
+            super().__init__(week5_curves.CFG)
+
+    return {"GPTLanguageModel": GPTLanguageModel}
