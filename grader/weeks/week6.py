@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from grader.capstone import architect, inspector, specialist
+from grader.capstone import curves as capstone_curves
 from grader.capstone.inputs import make_job_inputs
 from grader.capstone.measure import mean_std
 from grader.capstone.trusted import pair
@@ -131,7 +132,7 @@ def extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
         out |= inspector.extras(ctx)
     elif t == "specialist":
         out |= specialist.extras(ctx)
-    return out
+    return out | capstone_curves.extras(ctx, t)
 
 
 CHECKS: list[CheckSpec] = [  # the union over tracks; checks_for picks one track's 100 points

@@ -156,3 +156,49 @@ def _reference_namespace() -> dict[str, Any]:
             super().__init__(week5_curves.CFG)
 
     return {"GPTLanguageModel": GPTLanguageModel}
+
+
+# ----------------------------------------------------------------------------- week 6
+
+@pytest.fixture(scope="module")
+def w6_reports(data_dir: Path) -> dict[str, grade.GradeReport]:
+    from tests.grader import test_week6 as w6
+
+    return {"architect": w6.correct("architect", data_dir),
+            "specialist": w6.correct("specialist", data_dir),
+            "arch_frozen": w6.run(w6.mutate("architect", FROZEN), data_dir),
+            "spec_frozen": w6.run(w6.mutate("specialist", FROZEN), data_dir, corpus=w6.CORPUS)}
+
+
+# only the output layer learns: its loss falls, far more slowly than the reference's
+FROZEN = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
+          "        logits = self.lm_head(x.detach()) # (B,T,vocab_size)\n")
+
+
+def test_week6_architect_curve_follows_the_vanilla_gpt(w6_reports: dict) -> None:
+    r = w6_reports["architect"]
+    assert r.score == 100
+    (c,) = r.extras["curves"]
+    _shape_ok(c)
+    assert c["steps"] == sorted(c["steps"]) and c["steps"][-1] == 40
+    assert np.allclose(c["student"], c["reference"], rtol=0.1, atol=0.1)
+    assert c["summary"].startswith("your loss falls like the vanilla GPT's")
+
+
+def test_week6_specialist_curve_matches_the_reference(w6_reports: dict) -> None:
+    r = w6_reports["specialist"]
+    assert r.score == 100
+    (c,) = r.extras["curves"]
+    _shape_ok(c)
+    assert c["steps"] == [0, 40, 80]
+    assert np.allclose(c["student"], c["reference"], rtol=1e-3, atol=1e-3)
+    assert c["student"][-1] < c["student"][0] - 0.5
+    assert c["summary"].startswith("your loss falls like the reference's")
+
+
+@pytest.mark.parametrize("track", ["arch_frozen", "spec_frozen"])
+def test_week6_frozen_body_diverges(w6_reports: dict, track: str) -> None:
+    (c,) = w6_reports[track].extras["curves"]
+    _shape_ok(c)
+    assert c["student"][-1] > c["reference"][-1] + 0.1
+    assert "diverges from the" in c["summary"]
