@@ -41,13 +41,29 @@ def summary(steps: Sequence[int], student: Sequence[float], reference: Sequence[
     return f"your loss falls like {who} {fin}"
 
 
+def versus(steps: Sequence[int], student: Sequence[float], reference: Sequence[float],
+           atol: float, who: str) -> str:
+    """For a model that may rightly differ (a variant against the vanilla GPT): faster, like,
+    or more slowly than `who`, and from which step it falls behind."""
+    fin = f"(final {student[-1]:.4g} vs {reference[-1]:.4g})"
+    behind = [st for st, s, r in zip(steps, student, reference, strict=True)
+              if not (math.isfinite(s) and s <= r + atol)]
+    if behind:
+        return f"your loss falls more slowly than {who} from step {behind[0]} {fin}"
+    if student[-1] < reference[-1] - atol:
+        return f"your loss falls faster than {who} {fin}"
+    return f"your loss falls like {who} {fin}"
+
+
 def curve(label: str, steps: Sequence[int], student: Sequence[float],
           reference: Sequence[float], *, rtol: float = 1e-3, atol: float = 1e-3,
-          who: str = "the reference's") -> dict[str, Any]:
-    """One curve dict of report.extras["curves"] (values in nats, rounded for the page)."""
+          who: str = "the reference's", variant: bool = False) -> dict[str, Any]:
+    """One curve dict of report.extras["curves"] (values in nats, rounded for the page);
+    variant: the student's model may rightly differ, the summary says faster or slower."""
     st = [float(v) for v in student]
     ref = [float(v) for v in reference]
+    line = versus(steps, st, ref, atol, who) if variant else summary(steps, st, ref, rtol, atol,
+                                                                     who)
     return {"label": label, "steps": [int(s) for s in steps],
             "student": [round(v, 6) if math.isfinite(v) else None for v in st],
-            "reference": [round(v, 6) for v in ref], "unit": "nats",
-            "summary": summary(steps, st, ref, rtol, atol, who)}
+            "reference": [round(v, 6) for v in ref], "unit": "nats", "summary": line}

@@ -24,7 +24,7 @@ from grader.probes import capstone_common
 from reference.gpt import GPTConfig, GPTLanguageModel
 
 HELDOUT = "held-out loss (grader's held-out text)"
-ARCH_TOL = 0.1  # a variant may learn a little faster or slower than the vanilla GPT
+ARCH_TOL = 0.15  # nats: within this, the variant falls like the vanilla GPT
 SPEC_TOL = 1e-3  # the lecture GPT from the same seed is the same run
 
 
@@ -43,7 +43,7 @@ def architect(ctx: Ctx) -> list[dict[str, Any]]:
     label = (f"{HELDOUT}: your variant vs the vanilla GPT, same seeds and batches (one probe "
              f"per seed, then the mean of {len(mine_e)} seeds at the end)")
     return [curves.curve(label, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts],
-                         rtol=ARCH_TOL, atol=ARCH_TOL, who="the vanilla GPT's")]
+                         atol=ARCH_TOL, who="the vanilla GPT's", variant=True)]
 
 
 def reference_run(inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -23,6 +23,17 @@ def _shape_ok(c: dict[str, Any]) -> None:
     assert len(c["steps"]) == len(c["student"]) == len(c["reference"]) > 1
 
 
+def test_variant_summary_says_faster_like_or_slower() -> None:
+    def line(mine: list[float]) -> str:
+        return curves.curve("x", [10, 20, 40], mine, [3.2, 3.1, 3.0], atol=0.15,
+                            who="the vanilla GPT's", variant=True)["summary"]
+
+    assert line([3.1, 2.9, 2.7]).startswith("your loss falls faster than the vanilla GPT's")
+    assert line([3.3, 3.2, 3.0]).startswith("your loss falls like the vanilla GPT's")
+    assert line([3.2, 3.3, 3.4]).startswith("your loss falls more slowly than the vanilla "
+                                            "GPT's from step 20")
+
+
 def test_summary_says_where_it_diverges() -> None:
     same = curves.curve("x", [0, 1, 2], [3.0, 2.5, 2.0], [3.0, 2.5, 2.0])
     assert same["summary"] == "your loss falls like the reference's (final 2 vs 2)"
@@ -166,10 +177,13 @@ def w6_reports(data_dir: Path) -> dict[str, grade.GradeReport]:
 
     return {"architect": w6.correct("architect", data_dir),
             "specialist": w6.correct("specialist", data_dir),
-            "arch_frozen": w6.run(w6.mutate("architect", FROZEN), data_dir),
+            "arch_blind": w6.run(w6.mutate("architect", BLIND), data_dir),
             "spec_frozen": w6.run(w6.mutate("specialist", FROZEN), data_dir, corpus=w6.CORPUS)}
 
 
+# the output layer sees nothing: only its bias learns (a unigram), the vanilla GPT does better
+BLIND = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
+         "        logits = self.lm_head(x * 0) # (B,T,vocab_size)\n")
 # only the output layer learns: its loss falls, far more slowly than the reference's
 FROZEN = ("        logits = self.lm_head(x) # (B,T,vocab_size)\n",
           "        logits = self.lm_head(x.detach()) # (B,T,vocab_size)\n")
@@ -181,8 +195,10 @@ def test_week6_architect_curve_follows_the_vanilla_gpt(w6_reports: dict) -> None
     (c,) = r.extras["curves"]
     _shape_ok(c)
     assert c["steps"] == sorted(c["steps"]) and c["steps"][-1] == 40
-    assert np.allclose(c["student"], c["reference"], rtol=0.1, atol=0.1)
-    assert c["summary"].startswith("your loss falls like the vanilla GPT's")
+    # RoPE learns faster than learned positions: below the vanilla GPT's, never far off
+    assert np.allclose(c["student"], c["reference"], rtol=0.15)
+    assert c["summary"].startswith(("your loss falls faster than the vanilla GPT's",
+                                    "your loss falls like the vanilla GPT's")), c["summary"]
 
 
 def test_week6_specialist_curve_matches_the_reference(w6_reports: dict) -> None:
@@ -190,15 +206,22 @@ def test_week6_specialist_curve_matches_the_reference(w6_reports: dict) -> None:
     assert r.score == 100
     (c,) = r.extras["curves"]
     _shape_ok(c)
-    assert c["steps"] == [0, 40, 80]
+    assert c["steps"] == [0, 41, 80]  # probes after steps -1 and 40 (0-based), then the end
     assert np.allclose(c["student"], c["reference"], rtol=1e-3, atol=1e-3)
     assert c["student"][-1] < c["student"][0] - 0.5
     assert c["summary"].startswith("your loss falls like the reference's")
 
 
-@pytest.mark.parametrize("track", ["arch_frozen", "spec_frozen"])
-def test_week6_frozen_body_diverges(w6_reports: dict, track: str) -> None:
-    (c,) = w6_reports[track].extras["curves"]
+def test_week6_architect_blind_head_falls_behind(w6_reports: dict) -> None:
+    (c,) = w6_reports["arch_blind"].extras["curves"]
     _shape_ok(c)
     assert c["student"][-1] > c["reference"][-1] + 0.1
-    assert "diverges from the" in c["summary"]
+    assert "falls more slowly than the vanilla GPT's from step" in c["summary"]
+
+
+def test_week6_specialist_frozen_body_diverges(w6_reports: dict) -> None:
+    (c,) = w6_reports["spec_frozen"].extras["curves"]
+    _shape_ok(c)
+    assert c["student"][0] == pytest.approx(c["reference"][0], abs=1e-4)  # the same start
+    assert c["student"][-1] > c["reference"][-1] + 0.1
+    assert "diverges from the reference's from step 41" in c["summary"]
