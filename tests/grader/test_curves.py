@@ -225,3 +225,43 @@ def test_week6_specialist_frozen_body_diverges(w6_reports: dict) -> None:
     assert c["student"][0] == pytest.approx(c["reference"][0], abs=1e-4)  # the same start
     assert c["student"][-1] > c["reference"][-1] + 0.1
     assert "diverges from the reference's from step 41" in c["summary"]
+
+
+def test_week6_forged_results_cannot_plant_the_curve(data_dir: Path) -> None:
+    """Planted step losses are never the curve: it is the held-out loss of the returned logits
+    (targets the job never saw) against the reference trained here; logits that did not come
+    from training give the flat ln V they give."""
+    import dataclasses
+
+    from grader.capstone import curves as capstone_curves
+    from grader.weeks import InputRequest, week6
+    from tests.grader import test_week6 as w6
+
+    src = dataclasses.replace(source.from_bytes(w6.notebook("specialist"), "week6.ipynb", 6),
+                              extra_files={"capstone/data.txt": w6.CORPUS})
+    inputs = week6._job_inputs(InputRequest(np.random.default_rng(4), data_dir, src))
+    ins = inputs.sandbox
+    V, n = len(ins["s_vocab"]), ins["s_val_x"].shape
+    fake = np.linspace(3.0, 0.1, int(ins["s_train_x"].shape[0]))
+    forged = {"probe_logits": np.zeros((2, *n, V)), "val_logits": np.zeros((1, *n, V)),
+              "losses": fake, "probe_at": np.array([[0, -1], [0, 40]]),
+              "curve": fake, "student": fake, "reference": fake}
+    ctx = Ctx(ins, {"specialist": forged}, {}, data_dir, inputs.trusted)
+    (c,) = capstone_curves.extras(ctx, "specialist")["curves"]
+    assert np.allclose(c["student"], np.log(V))
+    want = week6_reference_losses(ins, inputs.trusted)
+    assert np.allclose(c["reference"], want, atol=1e-6) and c["reference"][-1] < np.log(V) - 1
+    assert "diverges from the reference's from step 0" in c["summary"] or \
+        "from step 41" in c["summary"]
+    nan = {**forged, "val_logits": np.full((1, *n, V), np.nan)}
+    assert capstone_curves.extras(Ctx(ins, {"specialist": nan}, {}, data_dir, inputs.trusted),
+                                  "specialist") == {}
+
+
+def week6_reference_losses(ins: dict, trusted: Any) -> list[float]:
+    """The reference run's held-out losses, recomputed independently of the extras."""
+    from grader.capstone import curves as capstone_curves
+    from grader.capstone import verify
+
+    return verify.heldout_losses(capstone_curves.reference_run(ins), trusted["s_val_y"],
+                                 len(ins["s_vocab"]), "ref")
