@@ -3,6 +3,10 @@
 Both series are computed by the grader (from what the job returned, never a loss it
 reported); `curve` adds the one-line summary a student reads ("falls like the reference's",
 or the step where it parts from it).
+
+Shape (report.extras["curves"], weeks 3, 5, 6 architect and specialist): a list of
+{"label": str, "steps": [int], "student": [float | None (non-finite)], "reference": [float],
+"unit": "nats", "summary": str}; absent when the job returned nothing a curve can be made of.
 """
 
 from __future__ import annotations
