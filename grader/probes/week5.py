@@ -195,7 +195,8 @@ def train(ns, inputs):
     """AdamW steps of the student's model (own init) on the grader's batch.
 
     Returns the logits before and after and the parameters (under the lecture's names) at
-    init, after the first step and at the end: the trusted side judges the loss itself.
+    init, after the first step and at the end, and stacked after every step (ps.*): the
+    trusted side judges the loss itself.
     """
     m = own_model(ns, inputs).train()
     pairs = match(m, ref_weights(inputs, "model"))
@@ -203,6 +204,7 @@ def train(ns, inputs):
     xb, yb = tensor(inputs, "train_x"), tensor(inputs, "train_y")
     with torch.no_grad():
         out = {"logits0": m(xb)[0], **_snapshot(pairs, "p0")}
+    steps = [_snapshot(pairs, "ps")]
     for step in range(int(inputs["train_steps"][0])):
         _, loss = m(xb, yb)
         opt.zero_grad(set_to_none=True)
@@ -210,9 +212,11 @@ def train(ns, inputs):
         opt.step()
         if step == 0:
             out.update(_snapshot(pairs, "p1"))
+        steps.append(_snapshot(pairs, "ps"))  # every step's parameters: the trusted curve
     with torch.no_grad():
         out["logitsT"] = m(xb)[0]
     out.update(_snapshot(pairs, "pT"))
+    out.update({k: torch.stack([s[k] for s in steps]) for k in steps[0]})
     return out
 
 

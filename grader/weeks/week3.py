@@ -17,7 +17,7 @@ import torch
 
 from grader.checks import CheckFailed, CheckSpec, Ctx, cmp, expect, expect_close
 from grader.sandbox import Limits
-from grader.weeks import week3_train
+from grader.weeks import week3_curves, week3_train
 from reference import mlp
 
 WEEK = 3
@@ -294,4 +294,5 @@ from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
     week=WEEK, title=TITLE, limits=LIMITS,
     job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS, data=("names.txt",)),
-    make_inputs=sandbox_only(make_inputs), checks=CHECKS)
+    make_inputs=sandbox_only(make_inputs), checks=CHECKS,
+    extras=week3_curves.extras)

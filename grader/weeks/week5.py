@@ -355,9 +355,11 @@ CHECKS = [
 
 
 from grader.weeks import JobSpec, Week, sandbox_only  # noqa: E402 (kept beside WEEK_SPEC)
+from grader.weeks.week5_curves import extras as _curves  # noqa: E402
 
 WEEK_SPEC = Week(  # the one interface grader.grade reads (grader/weeks/__init__.py)
     week=WEEK, title=TITLE, limits=LIMITS,
     job=JobSpec(f"week{WEEK}", ITERATION_CAP, HYPERPARAMS, SNAPSHOTS,
                 data=("tinyshakespeare.txt",)),
-    make_inputs=sandbox_only(make_inputs), checks=CHECKS)
+    make_inputs=sandbox_only(make_inputs), checks=CHECKS,
+    extras=lambda ctx, results: _curves(ctx))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from grader.capstone import architect, inspector, specialist
+from grader.capstone import curves as capstone_curves
 from grader.capstone.inputs import make_job_inputs
 from grader.capstone.measure import mean_std
 from grader.capstone.trusted import pair
@@ -151,7 +152,7 @@ def extras(ctx: Ctx, results: list[CheckResult]) -> dict[str, Any]:
         out |= specialist.extras(ctx)
     elif t == "architect":
         out |= _architect_extras(ctx, results)
-    return out
+    return out | capstone_curves.extras(ctx, t)
 
 
 CHECKS: list[CheckSpec] = [  # the union over tracks; checks_for picks one track's 100 points
