@@ -265,10 +265,12 @@ def generate(ns, inputs):
 
 
 def window(ns, inputs):
-    """generate() from prompts longer than block_size: a, b share the window; c differs last."""
+    """generate() from prompts longer than block_size: a, b share the window; c differs last;
+    own: a again, from the student's own init."""
     m = graders_model(ns, inputs)
     n, s = int(inputs["max_new"][0]), int(inputs["seed"][1])
-    return {k: sample(m, tensor(inputs, f"long_{k}"), n, s) for k in "abc"}
+    out = {k: sample(m, tensor(inputs, f"long_{k}"), n, s) for k in "abc"}
+    return out | {"own": sample(own_model(ns, inputs).eval(), tensor(inputs, "long_a"), n, s)}
 
 
 PROBES = {

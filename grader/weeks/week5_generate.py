@@ -4,7 +4,8 @@ The probes seed torch (and random, numpy) before every call, so generate is a fu
 prompt. Two prompts that differ must give different continuations somewhere (the model's
 weights are the grader's, far from uniform), and two prompts longer than block_size that
 share their last block_size tokens must give the same one; prompts that differ only in their
-last token must not. A generate that ignores the prompt is charged once, by the first check.
+last token must not. A generate that ignores the prompt is charged once, by the first check;
+the second then asks only that its tokens come from the model (two models, two continuations).
 """
 
 from __future__ import annotations
@@ -115,7 +116,13 @@ def window(ctx: Ctx) -> str:
            f"two prompts that differ only before the last block_size = {T} tokens gave "
            "different continuations under the same seed: generate must condition on "
            "idx[:, -block_size:]")
-    if ignores_prompt(ctx):  # charged by the first generate check
+    if ignores_prompt(ctx):  # charged by the first check; here it must still use the model
+        own = _tokens(ctx.arr("window", "own"), ctx.inputs["long_a"], f"prompt of {T + EXTRA} "
+                      "tokens")
+        expect(not np.array_equal(a, own),
+               "generate gave the same tokens from two different models (the grader's weights "
+               "and your own init) under the same seed: the new tokens must be sampled from "
+               "the model's softmax at the last position")
         return ("long prompts that share their last block_size tokens give the same "
                 "continuation (generate ignores the prompt: charged by the check above)")
     expect(not np.array_equal(a, c),
