@@ -12,6 +12,9 @@ lowers loss" recomputes the cross-entropy of the returned logits and, above all,
 GPT's loss with the student's own parameters before and after training (a model that equals the
 reference must also show the reference's trained logits and first AdamW step); the attention
 weights must be a softmax of the grader's q @ k^T; outputs that are the same everywhere fail.
+One bug, one check: a usual wrong attention scale (C**-0.5) is charged by the scaling check
+alone, the module checks then comparing against the reference with the student's own scale
+(week5_attention); the generate checks are in week5_generate.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, cmp, expect, expect_close
+from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect, expect_close
 from grader.sandbox import Limits
 from grader.weeks import week5_generate as gen
+from grader.weeks.week5_attention import HS, K_FUTURE, TOL, B, C, T, own_scale
+from grader.weeks.week5_attention import causal as _causal
+from grader.weeks.week5_attention import rows as _rows
+from grader.weeks.week5_attention import scale as _scale
 from grader.weeks.week5_judged import CFG, TRAIN_B, TRAIN_LR, TRAIN_STEPS, V
 from grader.weeks.week5_judged import parameter_count as _params
 from grader.weeks.week5_judged import training as _train
@@ -48,10 +55,6 @@ HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 20, "eval_in
 SNAPSHOTS: dict = {}
 LIMITS = Limits(wall_s=90, memory_mb=3072)
 
-HS = CFG.n_embd // CFG.n_head  # head_size; equals block_size so one-hot values read out wei
-B, T, C = 2, CFG.block_size, CFG.n_embd
-K_FUTURE = 5
-TOL = 1e-6
 
 
 REF_MODULES: dict[str, Callable[[GPTConfig], nn.Module]] = {  # weight prefix -> reference
@@ -146,16 +149,6 @@ def _ref_model(ctx: Ctx, scale: float | None = None) -> dict[str, np.ndarray]:
     return ctx.memo(f"ref.model.{scale}", run)
 
 
-def _ref_wei(inputs: dict[str, np.ndarray], scale: float, mask: bool, dim: int) -> np.ndarray:
-    """Attention weights of the attn head's q, k for one scale / mask / softmax dim."""
-    x = torch.from_numpy(inputs["x_attn"])
-    q, k = (x @ torch.from_numpy(inputs[f"attn.{n}.weight"]).T for n in ("query", "key"))
-    wei = q @ k.transpose(-2, -1) * scale
-    if mask:
-        wei = wei.masked_fill(torch.tril(torch.ones(T, T)) == 0, float("-inf"))
-    return torch.softmax(wei, dim=dim).numpy()
-
-
 # ----------------------------------------------------------------------------- checks
 
 
@@ -191,89 +184,10 @@ def _shapes(ctx: Ctx) -> str:
     return "Head, MultiHeadAttention, FeedFoward, Block and the model give the right shapes"
 
 
-def _wei(ctx: Ctx) -> np.ndarray:
-    wei = as_float(ctx.arr("attn", "wei"), "attention weights")
-    expect(wei.shape == (B, T, T), f"Head({HS}) returned shape {wei.shape}, expected {(B, T, T)}")
-    return wei
-
-
-def _causal(ctx: Ctx) -> str:
-    wei = _wei(ctx)
-    upper = np.abs(np.triu(wei, k=1)).max()
-    expect(upper < 1e-9, f"attention weights above the diagonal (future positions) should be 0 "
-                         f"but reach {upper:.3g}: mask them with tril / masked_fill(-inf) "
-                         "before the softmax", maxdiff=float(upper))
-    off = _softmax_of_scores(ctx, wei, (True,), (-1, -2))
-    expect(off < TOL, "the attention weights are not a masked softmax of the scores q @ k^T "
-                      f"(of the grader's weights) under any usual scale (max abs diff {off:.3g})",
-           maxdiff=off)
-    a = as_float(ctx.arr("causal", "a"), "logits").reshape(B, T, -1)
-    b = as_float(ctx.arr("causal", "b"), "logits").reshape(B, T, -1)
-    c = cmp(a[:, :K_FUTURE], b[:, :K_FUTURE], "logits", 0, 1e-9)
-    expect(c.approx, f"changing only the tokens at positions >= {K_FUTURE} changed the logits "
-                     f"at positions < {K_FUTURE} (max abs diff {c.maxdiff:.3g}): a position "
-                     "must not see the future", maxdiff=c.maxdiff)
-    moved = float(np.abs(a[:, K_FUTURE:] - b[:, K_FUTURE:]).max())
-    expect(moved > 1e-6, f"changing the tokens at positions >= {K_FUTURE} did not change the "
-                         "logits there either: the model's output should depend on its input",
-           maxdiff=moved)
-    return "no attention to future positions; earlier logits ignore later tokens"
-
-
-def _softmax_of_scores(ctx: Ctx, wei: np.ndarray, masks: tuple[bool, ...],
-                       dims: tuple[int, ...]) -> float:
-    """How far wei is from every softmax of the grader's q @ k^T (any usual scale)."""
-    scales = (HS ** -0.5, C ** -0.5, 1.0)  # the scale is judged by its own check
-    return min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
-               for s in scales for m in masks for d in dims)
-
-
-def _rows(ctx: Ctx) -> str:
-    wei = _wei(ctx)
-    sums = wei.sum(-1)
-    err = float(np.abs(sums - 1).max())
-    expect(err < 1e-6, f"rows of the attention weights should sum to 1 but sum to "
-                       f"{sums.min():.4g} … {sums.max():.4g} (max abs diff {err:.3g}): "
-                       "softmax over the last dimension, F.softmax(wei, dim=-1)", maxdiff=err)
-    off = _softmax_of_scores(ctx, wei, (True, False), (-1,))
-    expect(off < TOL, "the attention weights sum to 1 but are not a softmax over the last dim "
-                      f"of the scores q @ k^T of the grader's weights (max abs diff {off:.3g})",
-           maxdiff=off)
-    return "every row of the attention weights sums to 1"
-
-
-SCALES = {"head_size**-0.5": HS ** -0.5, "C**-0.5 with C = n_embd": C ** -0.5, "1": 1.0}
-
-
-def _scale_diffs(ctx: Ctx, masks: tuple[bool, ...], dims: tuple[int, ...]) -> dict[str, float]:
-    """How far the student's weights are from a softmax of q @ k^T under each usual scale."""
-    wei = _wei(ctx)
-    return {label: min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
-                       for m in masks for d in dims) for label, s in SCALES.items()}
-
-
-def _own_scale(ctx: Ctx) -> tuple[float | None, str]:
-    """The student's scale where it is a usual wrong one and the rest of the attention is right.
-
-    The module checks then compare against the lecture's modules with that scale (the scaling
-    check alone charges it); otherwise (None, "") and the lecture's head_size**-0.5.
-    """
-    def find() -> tuple[float | None, str]:
-        try:
-            diffs = _scale_diffs(ctx, (True,), (-1,))
-        except CheckFailed:
-            return None, ""
-        for label, s in SCALES.items():
-            if diffs[label] < TOL:
-                return (None, "") if s == HS ** -0.5 else (s, label)
-        return None, ""
-    return ctx.memo("own_scale", find)
-
-
 def _with_own_scale(fn: Callable[[Ctx, float | None], str]) -> Callable[[Ctx], str]:
     """A module check run against the reference with the student's own attention scale."""
     def check(ctx: Ctx) -> str:
-        scale, label = _own_scale(ctx)
+        scale, label = own_scale(ctx)
         note = (f" (compared with the lecture's modules using your attention scale {label}; "
                 "the scaling check charges the scale)") if scale is not None else ""
         try:
@@ -282,18 +196,6 @@ def _with_own_scale(fn: Callable[[Ctx, float | None], str]) -> Callable[[Ctx], s
             raise CheckFailed(e.message + note, **e.details) from None
     check.__doc__ = fn.__doc__
     return check
-
-
-def _scale(ctx: Ctx) -> str:
-    diffs = _scale_diffs(ctx, (True, False), (-1, -2))  # mask and dim have their own checks
-    if diffs["head_size**-0.5"] < TOL:
-        return f"attention scores are scaled by head_size**-0.5 = {HS ** -0.5:.4g}"
-    best = min(diffs, key=lambda k: diffs[k])
-    hint = (f"; they match a scale of {best}" if diffs[best] < TOL else "")
-    raise CheckFailed(f"attention scores should be scaled by head_size**-0.5 = {HS ** -0.5:.4g} "
-                      f"(k.shape[-1]**-0.5, head_size {HS}, n_embd {C}){hint}; max abs diff of "
-                      f"the weights {diffs['head_size**-0.5']:.3g}",
-                      maxdiff=diffs["head_size**-0.5"])
 
 
 @_with_own_scale
@@ -321,7 +223,7 @@ def _model(ctx: Ctx, scale: float | None) -> str:
 
 
 def _training(ctx: Ctx) -> str:
-    return _train(ctx, _own_scale(ctx)[0])
+    return _train(ctx, own_scale(ctx)[0])
 
 
 def _init_loss(ctx: Ctx) -> str:
