@@ -265,11 +265,11 @@ def generate(ns, inputs):
 
 
 def window(ns, inputs):
-    """generate() from prompts longer than block_size: a, b share the window; c differs last;
-    own: a again, from the student's own init."""
+    """generate() from prompts longer than block_size: a, b share the window; c differs in
+    its last token, d in the rest of the window; own: a again, from the student's own init."""
     m = graders_model(ns, inputs)
     n, s = int(inputs["max_new"][0]), int(inputs["seed"][1])
-    out = {k: sample(m, tensor(inputs, f"long_{k}"), n, s) for k in "abc"}
+    out = {k: sample(m, tensor(inputs, f"long_{k}"), n, s) for k in "abcd"}
     return out | {"own": sample(own_model(ns, inputs).eval(), tensor(inputs, "long_a"), n, s)}
 
 

@@ -1,11 +1,13 @@
 """Week 5's generate checks, judged on the continuations the probes sample under fixed seeds.
 
 The probes seed torch (and random, numpy) before every call, so generate is a function of its
-prompt. Two prompts that differ must give different continuations somewhere (the model's
-weights are the grader's, far from uniform), and two prompts longer than block_size that
-share their last block_size tokens must give the same one; prompts that differ only in their
-last token must not. A generate that ignores the prompt is charged once, by the first check;
-the second then asks only that its tokens come from the model (two models, two continuations).
+prompt, and give the student's model the grader's weights with a sharp lm_head (sampling is
+then almost argmax, a function of the context). Two different prompts must give different
+continuations somewhere; two prompts longer than block_size that share their last block_size
+tokens must give the same one; prompts that differ only in their last token, or everywhere in
+the window but the last token, must not. A generate that ignores the prompt is charged once,
+by the first check; the second then asks only that its tokens come from the model (two
+models, two continuations).
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ def make_prompts(rng: np.random.Generator) -> dict[str, np.ndarray]:
         return (a + rng.integers(1, V, size=a.shape)) % V
 
     prompt, long_a = tok(N_PROMPT, 3), tok(N_PROMPT, T + EXTRA)
-    long_b, long_c = long_a.copy(), long_a.copy()
-    long_b[:, :EXTRA] = other(long_a[:, :EXTRA])
-    long_c[:, -1] = other(long_a[:, -1])
+    long_b, long_c, long_d = long_a.copy(), long_a.copy(), long_a.copy()
+    long_b[:, :EXTRA] = other(long_a[:, :EXTRA])  # before the window
+    long_c[:, -1] = other(long_a[:, -1])  # the last token
+    long_d[:, EXTRA:-1] = other(long_a[:, EXTRA:-1])  # the window but its last token
     return {"max_new": np.array([MAX_NEW]), "prompt": prompt,
-            "prompt2": other(prompt), "long_a": long_a, "long_b": long_b, "long_c": long_c}
+            "prompt2": other(prompt), "long_a": long_a, "long_b": long_b, "long_c": long_c,
+            "long_d": long_d}
 
 
 def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:
@@ -111,7 +115,7 @@ def _long(ctx: Ctx, key: str) -> np.ndarray:
 
 def window(ctx: Ctx) -> str:
     """Long prompts: the same last block_size tokens, the same continuation; else not."""
-    a, b, c = (_long(ctx, k) for k in "abc")
+    a, b, c, d = (_long(ctx, k) for k in "abcd")
     expect(np.array_equal(a, b),
            f"two prompts that differ only before the last block_size = {T} tokens gave "
            "different continuations under the same seed: generate must condition on "
@@ -129,4 +133,8 @@ def window(ctx: Ctx) -> str:
            f"two prompts that differ in their last token gave the same continuation under the "
            f"same seed: generate must condition on the LAST block_size = {T} tokens, "
            "idx[:, -block_size:] (not idx[:, :block_size])")
+    expect(not np.array_equal(a, d),
+           f"two prompts that share only their last token gave the same continuation under the "
+           f"same seed: generate must condition on all of the last block_size = {T} tokens, "
+           "idx[:, -block_size:]")
     return "long prompts are cropped to the last block_size tokens"

@@ -106,6 +106,8 @@ BUGS = [  # (old, new, failing checks, (check, words its message must contain))
                  (WINDOW, "IndexError"), id="generate-no-crop"),
     pytest.param("idx_cond = idx[:, -block_size:]", "idx_cond = idx[:, :block_size]", {WINDOW},
                  (WINDOW, "idx[:, -block_size:]"), id="generate-first-block-crop"),
+    pytest.param("idx_cond = idx[:, -block_size:]", "idx_cond = idx[:, -1:]", {WINDOW},
+                 (WINDOW, "share only their last token"), id="generate-last-token-only"),
     pytest.param("logits, loss = self(idx_cond)", "logits, loss = self(torch.zeros_like(idx_cond))",
                  {GEN}, (GEN, "condition on the prompt"), id="generate-ignores-prompt"),
 ]
