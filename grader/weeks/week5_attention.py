@@ -113,6 +113,9 @@ def scale(ctx: Ctx) -> str:
         return f"attention scores are scaled by head_size**-0.5 = {HS ** -0.5:.4g}"
     best = min(diffs, key=lambda k: diffs[k])
     hint = (f"; they match a scale of {best}" if diffs[best] < TOL else "")
+    if own_scale(ctx)[0] is not None:
+        hint += (" (only this check charges it: Head, MultiHeadAttention and GPT are compared "
+                 "with the lecture's modules at your scale)")
     raise CheckFailed(f"attention scores should be scaled by head_size**-0.5 = {HS ** -0.5:.4g} "
                       f"(k.shape[-1]**-0.5, head_size {HS}, n_embd {C}){hint}; max abs diff of "
                       f"the weights {diffs['head_size**-0.5']:.3g}",

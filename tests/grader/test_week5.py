@@ -133,6 +133,7 @@ def test_module_checks_use_the_students_own_scale_and_say_so(data_dir: Path) -> 
     for name in (HEAD, MHA_FF, GPT):
         assert "using your attention scale C**-0.5" in msg[name], msg[name]
     assert "your attention scale" not in msg[BLOCK]
+    assert "only this check charges it" in msg[SCALE], msg[SCALE]
 
 
 def test_lecture_video_bigram_named_gpt_gets_full_marks(data_dir: Path) -> None:
