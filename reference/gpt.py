@@ -24,6 +24,7 @@ class GPTConfig:
     n_layer: int = 6
     dropout: float = 0.2
     init_weights: bool = True  # the lecture's N(0, 0.02) init; False keeps PyTorch defaults
+    attn_scale: float | None = None  # None: the lecture's head_size**-0.5; else this scale
 
 
 class Head(nn.Module):
@@ -38,11 +39,13 @@ class Head(nn.Module):
         self.value = nn.Linear(cfg.n_embd, head_size, bias=False)
         self.register_buffer("tril", torch.tril(torch.ones(cfg.block_size, cfg.block_size)))
         self.dropout = nn.Dropout(cfg.dropout)
+        self.scale = cfg.attn_scale
 
     def attention(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Causal softmax(q k^T / sqrt(hs)): (B,T,hs),(B,T,hs) -> (B,T,T), rows sum to 1."""
         T = q.shape[1]
-        wei = q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5  # (B,T,hs) @ (B,hs,T) -> (B,T,T)
+        scale = k.shape[-1] ** -0.5 if self.scale is None else self.scale
+        wei = q @ k.transpose(-2, -1) * scale  # (B,T,hs) @ (B,hs,T) -> (B,T,T)
         wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))  # (B,T,T)
         return F.softmax(wei, dim=-1)  # (B,T,T)
 

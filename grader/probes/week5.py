@@ -4,6 +4,9 @@ The lecture's classes read module globals (n_embd, block_size, …), so each pro
 those globals in the student's namespace to the grader's config, then instantiates.
 """
 
+import inspect
+import random
+
 import numpy as np
 import torch
 
@@ -30,6 +33,23 @@ def need(ns, *names):
             return ns[n]
     also = f" (or `{names[1]}`)" if len(names) > 1 else ""
     raise NameError(f"your notebook does not define `{names[0]}`{also}")
+
+
+def gpt_class(ns):
+    """GPTLanguageModel, or the lecture video's no-argument BigramLanguageModel GPT."""
+    if "GPTLanguageModel" in ns:
+        return ns["GPTLanguageModel"]
+    cls = need(ns, "GPTLanguageModel", "BigramLanguageModel")
+    try:
+        inspect.signature(cls).bind()
+    except TypeError:
+        raise NameError(
+            f"your notebook does not define `GPTLanguageModel`; its `BigramLanguageModel"
+            f"{inspect.signature(cls)}` takes arguments, so it is the lecture's bigram model, "
+            "not the GPT (GPTLanguageModel() reads the hyper-parameter globals)") from None
+    except ValueError:  # no signature to read: try it as it is
+        pass
+    return cls
 
 
 def ref_weights(inputs, prefix):
@@ -122,7 +142,7 @@ def block(ns, inputs):
 def model(ns, inputs):
     """The whole GPTLanguageModel with the grader's weights: logits, loss, gradients."""
     configure(ns, inputs)
-    m = need(ns, "GPTLanguageModel", "BigramLanguageModel")()
+    m = gpt_class(ns)()
     pairs = load(m, ref_weights(inputs, "model"))
     logits, loss = m(tensor(inputs, "idx"), tensor(inputs, "targets"))
     loss.backward()
@@ -135,7 +155,7 @@ def own_model(ns, inputs, **over):
     """The student's GPTLanguageModel with its own init, seeded by the grader."""
     configure(ns, inputs, **over)
     torch.manual_seed(int(inputs["seed"][0]))
-    return need(ns, "GPTLanguageModel", "BigramLanguageModel")()
+    return gpt_class(ns)()
 
 
 def causal(ns, inputs):
@@ -170,7 +190,7 @@ def params(ns, inputs):
     cfg = {k: int(v) for k, v in zip(CFG_NAMES, inputs["count_cfg"], strict=True)}
     ns.update(cfg)
     ns["dropout"], ns["device"] = 0.0, "cpu"
-    cls = need(ns, "GPTLanguageModel", "BigramLanguageModel")
+    cls = gpt_class(ns)
     try:
         with torch.device("meta"):
             m = cls()
@@ -221,25 +241,40 @@ def train(ns, inputs):
 
 
 def sample(m, idx, max_new, seed):
-    """generate() under a fixed sampling seed."""
+    """generate() under a fixed sampling seed (torch, random and numpy)."""
     torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
     with torch.no_grad():
         return m.generate(idx, max_new_tokens=max_new)
 
 
+def graders_model(ns, inputs):
+    """The student's model with the grader's generate weights; its own init if they do not fit."""
+    m = own_model(ns, inputs)
+    try:
+        load(m, ref_weights(inputs, "gen"))
+    except ValueError:  # parameters that do not match: the GPT check says so
+        m.eval()
+    return m
+
+
 def generate(ns, inputs):
-    """generate() from a short prompt."""
-    m = own_model(ns, inputs).eval()
-    return {"out": sample(m, tensor(inputs, "prompt"), int(inputs["max_new"][0]),
-                          int(inputs["seed"][1]))}
+    """generate() from a short prompt (own init), and from two different ones (same seed)."""
+    n, s = int(inputs["max_new"][0]), int(inputs["seed"][1])
+    out = {"out": sample(own_model(ns, inputs).eval(), tensor(inputs, "prompt"), n, s)}
+    m = graders_model(ns, inputs)
+    return out | {"p1": sample(m, tensor(inputs, "prompt"), n, s),
+                  "p2": sample(m, tensor(inputs, "prompt2"), n, s)}
 
 
 def window(ns, inputs):
-    """generate() from two prompts longer than block_size that differ only before the window."""
-    m = own_model(ns, inputs).eval()
+    """generate() from prompts longer than block_size: a, b share the window; c differs in
+    its last token, d in the rest of the window; own: a again, from the student's own init."""
+    m = graders_model(ns, inputs)
     n, s = int(inputs["max_new"][0]), int(inputs["seed"][1])
-    return {"a": sample(m, tensor(inputs, "long_a"), n, s),
-            "b": sample(m, tensor(inputs, "long_b"), n, s)}
+    out = {k: sample(m, tensor(inputs, f"long_{k}"), n, s) for k in "abcd"}
+    return out | {"own": sample(own_model(ns, inputs).eval(), tensor(inputs, "long_a"), n, s)}
 
 
 PROBES = {

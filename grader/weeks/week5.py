@@ -12,27 +12,36 @@ lowers loss" recomputes the cross-entropy of the returned logits and, above all,
 GPT's loss with the student's own parameters before and after training (a model that equals the
 reference must also show the reference's trained logits and first AdamW step); the attention
 weights must be a softmax of the grader's q @ k^T; outputs that are the same everywhere fail.
+One bug, one check: a usual wrong attention scale (C**-0.5) is charged by the scaling check
+alone, the module checks then comparing against the reference with the student's own scale
+(week5_attention); the generate checks are in week5_generate.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, cmp, expect, expect_close
+from grader.checks import CheckFailed, CheckSpec, Ctx, as_float, expect, expect_close
 from grader.sandbox import Limits
+from grader.weeks import week5_generate as gen
+from grader.weeks.week5_attention import HS, K_FUTURE, TOL, B, C, T, own_scale
+from grader.weeks.week5_attention import causal as _causal
+from grader.weeks.week5_attention import rows as _rows
+from grader.weeks.week5_attention import scale as _scale
 from grader.weeks.week5_judged import CFG, TRAIN_B, TRAIN_LR, TRAIN_STEPS, V
 from grader.weeks.week5_judged import parameter_count as _params
 from grader.weeks.week5_judged import training as _train
 from reference.gpt import (
     Block,
     FeedFoward,
+    GPTConfig,
     GPTLanguageModel,
     Head,
     MultiHeadAttention,
@@ -46,16 +55,12 @@ HYPERPARAMS: dict = {"batch_size": 4, "block_size": 8, "max_iters": 20, "eval_in
 SNAPSHOTS: dict = {}
 LIMITS = Limits(wall_s=90, memory_mb=3072)
 
-HS = CFG.n_embd // CFG.n_head  # head_size; equals block_size so one-hot values read out wei
-B, T, C = 2, CFG.block_size, CFG.n_embd
-K_FUTURE, EXTRA, MAX_NEW = 5, 4, 6
-TOL = 1e-6
 
 
-REF_MODULES: dict[str, Callable[[], nn.Module]] = {  # weight prefix -> reference module
-    "head": lambda: Head(CFG, HS), "attn": lambda: Head(CFG, HS),
-    "mha": lambda: MultiHeadAttention(CFG, CFG.n_head, HS), "ffwd": lambda: FeedFoward(CFG),
-    "block": lambda: Block(CFG), "model": lambda: GPTLanguageModel(CFG)}
+REF_MODULES: dict[str, Callable[[GPTConfig], nn.Module]] = {  # weight prefix -> reference
+    "head": lambda c: Head(c, HS), "attn": lambda c: Head(c, HS),
+    "mha": lambda c: MultiHeadAttention(c, c.n_head, HS), "ffwd": FeedFoward,
+    "block": Block, "model": GPTLanguageModel}
 
 
 def _weight(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -80,11 +85,11 @@ def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarra
     assert HS == T, "the attention read-out needs head_size == block_size"
     out: dict[str, np.ndarray] = {
         "cfg": np.array([V, T, C, CFG.n_head, CFG.n_layer]),
-        "seed": rng.integers(0, 2**31, size=2), "max_new": np.array([MAX_NEW]),
+        "seed": rng.integers(0, 2**31, size=2),
         "train_steps": np.array([TRAIN_STEPS]), "train_lr": np.array([TRAIN_LR]),
         "count_cfg": _count_cfg(rng)}
     for prefix, make in REF_MODULES.items():
-        for n, p in make().named_parameters():
+        for n, p in make(CFG).named_parameters():
             out[f"{prefix}.{n}"] = _weight(n, tuple(p.shape), rng)
     out["attn.value.weight"] = np.concatenate([np.zeros((HS, C - T)), np.eye(T)], axis=1)
     onehot = np.broadcast_to(np.eye(T), (B, T, T))
@@ -95,21 +100,19 @@ def make_inputs(rng: np.random.Generator, data_dir: Path) -> dict[str, np.ndarra
     tok: Callable[..., np.ndarray] = lambda *shape: rng.integers(0, V, size=shape)
     out |= {"idx": tok(B, T), "targets": tok(B, T), "idx_init": tok(16, T),
             "targets_init": tok(16, T), "train_x": tok(TRAIN_B, T),
-            "train_y": rng.permutation(V)[:TRAIN_B * T].reshape(TRAIN_B, T),
-            "prompt": tok(2, 3), "long_a": tok(2, T + EXTRA)}
+            "train_y": rng.permutation(V)[:TRAIN_B * T].reshape(TRAIN_B, T)}
     out["idx_future"] = out["idx"].copy()
     out["idx_future"][:, K_FUTURE:] = (out["idx"][:, K_FUTURE:] + tok(B, T - K_FUTURE) % (V - 1)
                                        + 1) % V
-    out["long_b"] = out["long_a"].copy()
-    out["long_b"][:, :EXTRA] = (out["long_a"][:, :EXTRA] + 1) % V
-    return out
+    return out | gen.make_prompts(rng) | gen.gen_weights(out)
 
 
 # ----------------------------------------------------------------------------- reference
 
 
-def _loaded(prefix: str, inputs: dict[str, np.ndarray]) -> tuple[nn.Module, list]:
-    module = REF_MODULES[prefix]().double().eval()
+def _loaded(prefix: str, inputs: dict[str, np.ndarray], scale: float | None = None
+            ) -> tuple[nn.Module, list]:
+    module = REF_MODULES[prefix](replace(CFG, attn_scale=scale)).double().eval()
     params = list(module.named_parameters())
     with torch.no_grad():
         for n, p in params:
@@ -121,38 +124,29 @@ def _grads(params: list) -> dict[str, np.ndarray]:
     return {f"g.{n}": p.grad.numpy() for n, p in params}
 
 
-def _ref_run(ctx: Ctx, prefix: str, x_key: str, g_key: str) -> dict[str, np.ndarray]:
+def _ref_run(ctx: Ctx, prefix: str, x_key: str, g_key: str, scale: float | None = None
+             ) -> dict[str, np.ndarray]:
     """Reference output, input gradient and parameter gradients (float64)."""
     def run() -> dict[str, np.ndarray]:
-        module, params = _loaded(prefix, ctx.inputs)
+        module, params = _loaded(prefix, ctx.inputs, scale)
         x = torch.from_numpy(ctx.inputs[x_key]).clone().requires_grad_(True)
         out = module(x)
         (out * torch.from_numpy(ctx.inputs[g_key])).sum().backward()
         assert x.grad is not None
         return {"out": out.detach().numpy(), "gx": x.grad.numpy(), **_grads(params)}
-    return ctx.memo(f"ref.{prefix}", run)
+    return ctx.memo(f"ref.{prefix}.{scale}", run)
 
 
-def _ref_model(ctx: Ctx) -> dict[str, np.ndarray]:
+def _ref_model(ctx: Ctx, scale: float | None = None) -> dict[str, np.ndarray]:
     def run() -> dict[str, np.ndarray]:
-        model, params = _loaded("model", ctx.inputs)
+        model, params = _loaded("model", ctx.inputs, scale)
         idx, tgt = (torch.from_numpy(ctx.inputs[k]) for k in ("idx", "targets"))
         logits, loss = model(idx, tgt)
         assert loss is not None
         loss.backward()
         return {"logits": logits.detach().numpy(), "loss": loss.detach().numpy(),
                 **_grads(params)}
-    return ctx.memo("ref.model", run)
-
-
-def _ref_wei(inputs: dict[str, np.ndarray], scale: float, mask: bool, dim: int) -> np.ndarray:
-    """Attention weights of the attn head's q, k for one scale / mask / softmax dim."""
-    x = torch.from_numpy(inputs["x_attn"])
-    q, k = (x @ torch.from_numpy(inputs[f"attn.{n}.weight"]).T for n in ("query", "key"))
-    wei = q @ k.transpose(-2, -1) * scale
-    if mask:
-        wei = wei.masked_fill(torch.tril(torch.ones(T, T)) == 0, float("-inf"))
-    return torch.softmax(wei, dim=dim).numpy()
+    return ctx.memo(f"ref.model.{scale}", run)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -190,80 +184,28 @@ def _shapes(ctx: Ctx) -> str:
     return "Head, MultiHeadAttention, FeedFoward, Block and the model give the right shapes"
 
 
-def _wei(ctx: Ctx) -> np.ndarray:
-    wei = as_float(ctx.arr("attn", "wei"), "attention weights")
-    expect(wei.shape == (B, T, T), f"Head({HS}) returned shape {wei.shape}, expected {(B, T, T)}")
-    return wei
+def _with_own_scale(fn: Callable[[Ctx, float | None], str]) -> Callable[[Ctx], str]:
+    """A module check run against the reference with the student's own attention scale."""
+    def check(ctx: Ctx) -> str:
+        scale, label = own_scale(ctx)
+        note = (f" (compared with the lecture's modules using your attention scale {label}; "
+                "the scaling check charges the scale)") if scale is not None else ""
+        try:
+            return fn(ctx, scale) + note
+        except CheckFailed as e:
+            raise CheckFailed(e.message + note, **e.details) from None
+    check.__doc__ = fn.__doc__
+    return check
 
 
-def _causal(ctx: Ctx) -> str:
-    wei = _wei(ctx)
-    upper = np.abs(np.triu(wei, k=1)).max()
-    expect(upper < 1e-9, f"attention weights above the diagonal (future positions) should be 0 "
-                         f"but reach {upper:.3g}: mask them with tril / masked_fill(-inf) "
-                         "before the softmax", maxdiff=float(upper))
-    off = _softmax_of_scores(ctx, wei, (True,), (-1, -2))
-    expect(off < TOL, "the attention weights are not a masked softmax of the scores q @ k^T "
-                      f"(of the grader's weights) under any usual scale (max abs diff {off:.3g})",
-           maxdiff=off)
-    a = as_float(ctx.arr("causal", "a"), "logits").reshape(B, T, -1)
-    b = as_float(ctx.arr("causal", "b"), "logits").reshape(B, T, -1)
-    c = cmp(a[:, :K_FUTURE], b[:, :K_FUTURE], "logits", 0, 1e-9)
-    expect(c.approx, f"changing only the tokens at positions >= {K_FUTURE} changed the logits "
-                     f"at positions < {K_FUTURE} (max abs diff {c.maxdiff:.3g}): a position "
-                     "must not see the future", maxdiff=c.maxdiff)
-    moved = float(np.abs(a[:, K_FUTURE:] - b[:, K_FUTURE:]).max())
-    expect(moved > 1e-6, f"changing the tokens at positions >= {K_FUTURE} did not change the "
-                         "logits there either: the model's output should depend on its input",
-           maxdiff=moved)
-    return "no attention to future positions; earlier logits ignore later tokens"
+@_with_own_scale
+def _head(ctx: Ctx, scale: float | None) -> str:
+    return _compare(ctx, "head", f"Head({HS})", _ref_run(ctx, "head", "x", "g_hs", scale))
 
 
-def _softmax_of_scores(ctx: Ctx, wei: np.ndarray, masks: tuple[bool, ...],
-                       dims: tuple[int, ...]) -> float:
-    """How far wei is from every softmax of the grader's q @ k^T (any usual scale)."""
-    scales = (HS ** -0.5, C ** -0.5, 1.0)  # the scale is judged by its own check
-    return min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
-               for s in scales for m in masks for d in dims)
-
-
-def _rows(ctx: Ctx) -> str:
-    wei = _wei(ctx)
-    sums = wei.sum(-1)
-    err = float(np.abs(sums - 1).max())
-    expect(err < 1e-6, f"rows of the attention weights should sum to 1 but sum to "
-                       f"{sums.min():.4g} … {sums.max():.4g} (max abs diff {err:.3g}): "
-                       "softmax over the last dimension, F.softmax(wei, dim=-1)", maxdiff=err)
-    off = _softmax_of_scores(ctx, wei, (True, False), (-1,))
-    expect(off < TOL, "the attention weights sum to 1 but are not a softmax over the last dim "
-                      f"of the scores q @ k^T of the grader's weights (max abs diff {off:.3g})",
-           maxdiff=off)
-    return "every row of the attention weights sums to 1"
-
-
-def _scale(ctx: Ctx) -> str:
-    wei = _wei(ctx)
-    scales = {"head_size**-0.5": HS ** -0.5, "C**-0.5 with C = n_embd": C ** -0.5, "1": 1.0}
-    diffs = {}
-    for label, s in scales.items():  # mask and softmax dim are judged by their own checks
-        diffs[label] = min(float(np.abs(wei - _ref_wei(ctx.inputs, s, m, d)).max())
-                           for m in (True, False) for d in (-1, -2))
-    if diffs["head_size**-0.5"] < TOL:
-        return f"attention scores are scaled by head_size**-0.5 = {HS ** -0.5:.4g}"
-    best = min(diffs, key=lambda k: diffs[k])
-    hint = (f"; they match a scale of {best}" if diffs[best] < TOL else "")
-    raise CheckFailed(f"attention scores should be scaled by head_size**-0.5 = {HS ** -0.5:.4g} "
-                      f"(k.shape[-1]**-0.5, head_size {HS}, n_embd {C}){hint}; max abs diff of "
-                      f"the weights {diffs['head_size**-0.5']:.3g}",
-                      maxdiff=diffs["head_size**-0.5"])
-
-
-def _head(ctx: Ctx) -> str:
-    return _compare(ctx, "head", f"Head({HS})", _ref_run(ctx, "head", "x", "g_hs"))
-
-
-def _mha_ffwd(ctx: Ctx) -> str:
-    _compare(ctx, "mha", "MultiHeadAttention", _ref_run(ctx, "mha", "x", "g_c"))
+@_with_own_scale
+def _mha_ffwd(ctx: Ctx, scale: float | None) -> str:
+    _compare(ctx, "mha", "MultiHeadAttention", _ref_run(ctx, "mha", "x", "g_c", scale))
     return _compare(ctx, "ffwd", "FeedFoward", _ref_run(ctx, "ffwd", "x", "g_c"))
 
 
@@ -271,12 +213,17 @@ def _block(ctx: Ctx) -> str:
     return _compare(ctx, "block", "Block (one position)", _ref_run(ctx, "block", "x1", "g1"))
 
 
-def _model(ctx: Ctx) -> str:
-    ref = _ref_model(ctx)
+@_with_own_scale
+def _model(ctx: Ctx, scale: float | None) -> str:
+    ref = _ref_model(ctx, scale)
     nt = as_float(ctx.arr("model", "logits_nt"), "logits")
     expect(nt.shape == (B, T, V), f"without targets the logits should have shape {(B, T, V)} "
                                   f"(generate reads logits[:, -1, :]), got {nt.shape}")
     return _compare(ctx, "model", "GPTLanguageModel", ref, reshape=True)
+
+
+def _training(ctx: Ctx) -> str:
+    return _train(ctx, own_scale(ctx)[0])
 
 
 def _init_loss(ctx: Ctx) -> str:
@@ -294,49 +241,6 @@ def _init_loss(ctx: Ctx) -> str:
     return f"loss at init {loss:.4f} ≈ ln({V}) = {math.log(V):.4f}"
 
 
-def _tokens(got: Any, prompt: np.ndarray, what: str) -> np.ndarray:
-    out = np.asarray(got)
-    n, L = prompt.shape
-    want = (n, L + MAX_NEW)
-    expect(out.shape == want, f"{what}: generate returned shape {out.shape}, expected {want} "
-                              f"(prompt {prompt.shape} plus max_new_tokens={MAX_NEW})")
-    expect(out.dtype.kind in "iu", f"{what}: generate returned dtype {out.dtype}, expected ints")
-    expect(bool(np.all((out >= 0) & (out < V))), f"{what}: tokens outside 0..{V - 1}")
-    expect(np.array_equal(out[:, :L], prompt), f"{what}: the output must start with the prompt")
-    return out
-
-
-def _sampled(new: np.ndarray, what: str) -> None:
-    """A fresh model's distribution is nearly uniform: 12 equal draws mean no sampling."""
-    expect(len(np.unique(new)) > 1, f"{what}: every new token is {int(new.flat[0])}: generate "
-                                    "should sample each token from the model's softmax "
-                                    "(torch.multinomial)")
-
-
-def _generate(ctx: Ctx) -> str:
-    prompt = ctx.inputs["prompt"]
-    out = _tokens(ctx.arr("generate", "out"), prompt, "prompt of 3 tokens")
-    _sampled(out[:, prompt.shape[1]:], "prompt of 3 tokens")
-    return f"{MAX_NEW} new tokens appended, all within the vocabulary"
-
-
-def _window(ctx: Ctx) -> str:
-    L = T + EXTRA
-    try:
-        a = _tokens(ctx.arr("window", "a"), ctx.inputs["long_a"], f"prompt of {L} tokens")
-        b = _tokens(ctx.arr("window", "b"), ctx.inputs["long_b"], f"prompt of {L} tokens")
-    except CheckFailed as e:  # the crop hint only where a missing crop shows: an index/size error
-        if not any(s in e.message for s in ("index out of range", "IndexError", "must match")):
-            raise
-        raise CheckFailed(f"generate() on a prompt longer than block_size = {T} must crop the "
-                          f"context to idx[:, -block_size:]. {e.message}") from None
-    _sampled(a[:, L:], f"prompt of {L} tokens")
-    expect(np.array_equal(a[:, L:], b[:, L:]),
-           f"two prompts that differ only before the last block_size = {T} tokens gave "
-           "different continuations under the same seed: condition on idx[:, -block_size:]")
-    return "long prompts are cropped to the last block_size tokens"
-
-
 CHECKS = [
     CheckSpec("shapes", 5, _shapes, "every module's output shape"),
     CheckSpec("causal mask", 10, _causal, "no attention to the future; logits ignore later tokens"),
@@ -348,9 +252,10 @@ CHECKS = [
     CheckSpec("GPT forward/backward", 12, _model, "logits, loss and every gradient"),
     CheckSpec("loss at init ≈ ln(vocab)", 5, _init_loss, "cross-entropy of a fresh model"),
     CheckSpec("parameter count", 8, _params, "a grader-chosen config (lecture: 10,788,929)"),
-    CheckSpec("training lowers loss", 5, _train, f"{TRAIN_STEPS} grader-run AdamW steps"),
-    CheckSpec("generate: length and vocabulary", 5, _generate, "prompt + max_new_tokens"),
-    CheckSpec("generate: last block_size tokens", 5, _window, "crops long prompts"),
+    CheckSpec("training lowers loss", 5, _training, f"{TRAIN_STEPS} grader-run AdamW steps"),
+    CheckSpec("generate: length and vocabulary", 5, gen.generate,
+              "prompt + max_new_tokens, conditioned on the prompt"),
+    CheckSpec("generate: last block_size tokens", 5, gen.window, "crops long prompts"),
 ]
 
 

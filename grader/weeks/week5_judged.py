@@ -9,6 +9,7 @@ init), its trained logits and its first step must be the reference's too.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,11 @@ def _ce(logits: Any, targets: np.ndarray) -> float:
     return float(torch.nn.functional.cross_entropy(lg, torch.from_numpy(targets).reshape(-1)))
 
 
-def _ref_at(ctx: Ctx, out: dict[str, np.ndarray], tag: str) -> tuple[nn.Module, torch.Tensor]:
-    """The reference model with the student's parameters `tag` (p0, p1, pT) and its logits."""
-    model = GPTLanguageModel(CFG).double().train()
+def _ref_at(ctx: Ctx, out: dict[str, np.ndarray], tag: str, scale: float | None
+            ) -> tuple[nn.Module, torch.Tensor]:
+    """The reference model (attention scale `scale`, None: the lecture's) with the student's
+    parameters `tag` (p0, p1, pT) and its logits."""
+    model = GPTLanguageModel(replace(CFG, attn_scale=scale)).double().train()
     with torch.no_grad():
         for n, p in model.named_parameters():
             key = f"{tag}.{n}"
@@ -61,9 +64,9 @@ def _ref_at(ctx: Ctx, out: dict[str, np.ndarray], tag: str) -> tuple[nn.Module, 
     return model, model(torch.from_numpy(ctx.inputs["train_x"]))[0]
 
 
-def _first_step_agrees(ctx: Ctx, out: dict[str, np.ndarray]) -> float:
+def _first_step_agrees(ctx: Ctx, out: dict[str, np.ndarray], scale: float | None) -> float:
     """Fraction of the clearly moving weights whose first AdamW step has the reference's sign."""
-    model, logits = _ref_at(ctx, out, "p0")
+    model, logits = _ref_at(ctx, out, "p0", scale)
     opt = torch.optim.AdamW(model.parameters(), lr=TRAIN_LR)
     tgt = torch.from_numpy(ctx.inputs["train_y"]).reshape(-1)
     torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt).backward()
@@ -79,13 +82,14 @@ def _first_step_agrees(ctx: Ctx, out: dict[str, np.ndarray]) -> float:
     return agree / max(total, 1)
 
 
-def training(ctx: Ctx) -> str:
+def training(ctx: Ctx, scale: float | None = None) -> str:
     """Judged here: cross-entropy recomputed from your logits, and the reference model's loss
-    with your own parameters before and after training (never a loss reported by the job)."""
+    with your own parameters (and attention scale) before and after training (never a loss
+    reported by the job)."""
     out, y = ctx.out("train"), ctx.inputs["train_y"]
     own0, ownT = _ce(ctx.arr("train", "logits0"), y), _ce(ctx.arr("train", "logitsT"), y)
     with torch.no_grad():
-        ref0_logits, refT_logits = _ref_at(ctx, out, "p0")[1], _ref_at(ctx, out, "pT")[1]
+        ref0_logits, refT_logits = (_ref_at(ctx, out, t, scale)[1] for t in ("p0", "pT"))
     ref0, refT = _ce(ref0_logits.numpy(), y), _ce(refT_logits.numpy(), y)
     expect(all(math.isfinite(v) for v in (own0, ownT, ref0, refT)),
            f"training produced non-finite losses ({own0}, {ownT}, {ref0}, {refT})")
@@ -104,7 +108,7 @@ def training(ctx: Ctx) -> str:
         expect(cmp(ctx.arr("train", "logitsT"), refT_logits.numpy(), "logits", 1e-3, 1e-3,
                    reshape=True).approx,
                "training: the logits after training are not those of the trained parameters")
-        agree = _first_step_agrees(ctx, out)
+        agree = _first_step_agrees(ctx, out, scale)
         expect(agree > 0.99, f"training: the first AdamW step from your parameters moved only "
                              f"{agree:.1%} of the weights the way the reference's gradient does")
     return (f"{TRAIN_STEPS} AdamW steps: loss {own0:.4f} -> {ownT:.4f} (the lecture's GPT with "

@@ -140,3 +140,56 @@ def test_forged_attention_weights_earn_nothing(check: str) -> None:
                                             np.ones((week5.B, T - 5, 65))], axis=1)}}
     o = run_check(SPEC[check], Ctx(ins, outs, {}))
     assert not o.passed and "q @ k^T" in o.message, o.message
+
+
+def _gen_outputs(ins: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict:
+    """Forged generate/window results: each prompt followed by the given new tokens."""
+    keys = {"out": "prompt", "p1": "prompt", "p2": "prompt2"}
+    gen = {k: np.concatenate([ins[p], new[k]], axis=1) for k, p in keys.items()}
+    win = {k: np.concatenate([ins[f"long_{k}"], new[k]], axis=1) for k in "abcd"}
+    win["own"] = np.concatenate([ins["long_a"], new["own"]], axis=1)
+    return {"generate": gen, "window": win}
+
+
+@pytest.mark.parametrize("attack", ["same tokens for every prompt", "first block only",
+                                    "last token unread", "last token only", "fresh randomness",
+                                    "no model"])
+def test_forged_generate_results_earn_nothing_they_did_not_show(attack: str) -> None:
+    """Continuations that ignore the prompt, read its first block, or ignore the seed."""
+    ins = _inputs(6)
+    rng = np.random.default_rng(0)
+    n, m = ins["prompt"].shape[0], int(ins["max_new"][0])
+    fixed = rng.integers(0, week5.V, size=(n, m))
+    fresh = {k: rng.integers(0, week5.V, size=(n, m))
+             for k in ("out", "p1", "p2", "a", "b", "c", "d", "own")}
+    if attack == "same tokens for every prompt":
+        new, fails = dict.fromkeys(fresh, fixed), "generate: length and vocabulary"
+    elif attack == "first block only":  # long prompts a, c share their first block_size tokens
+        new, fails = fresh | {"c": fresh["a"]}, "generate: last block_size tokens"
+    elif attack == "last token unread":  # a, b share the window; c differs in its last token
+        new, fails = fresh | {"b": fresh["a"], "c": fresh["a"]}, "generate: last block_size tokens"
+    elif attack == "last token only":  # a bigram's generate: d shares only the last token
+        new, fails = fresh | {"b": fresh["a"], "d": fresh["a"]}, "generate: last block_size tokens"
+    elif attack == "fresh randomness":
+        new, fails = fresh, "generate: last block_size tokens"
+    else:  # seeded random tokens, whatever the prompt or the model: not charged twice, but
+        new, fails = dict.fromkeys(fresh, fixed), "generate: last block_size tokens"  # unpaid
+    o = run_check(SPEC[fails], Ctx(ins, _gen_outputs(ins, new), {}))
+    assert not o.passed and "must" in o.message, o.message
+    honest = fresh | {"b": fresh["a"]}  # what a correct generate shows
+    for name in ("generate: length and vocabulary", "generate: last block_size tokens"):
+        o = run_check(SPEC[name], Ctx(ins, _gen_outputs(ins, honest), {}))
+        assert o.passed, o.message
+
+
+def test_generate_inputs_share_or_differ_where_the_checks_say() -> None:
+    ins = _inputs(7)
+    T, a = week5.T, ins["long_a"]
+    assert (ins["long_b"][:, -T:] == a[:, -T:]).all() and (ins["long_b"][:, :-T] != a[:, :-T]).all()
+    assert (ins["long_c"][:, :-1] == a[:, :-1]).all() and (ins["long_c"][:, -1] != a[:, -1]).all()
+    d = ins["long_d"]
+    assert (d[:, -1] == a[:, -1]).all() and (d[:, :-T] == a[:, :-T]).all()
+    assert (d[:, -T:-1] != a[:, -T:-1]).all()
+    assert (ins["prompt2"] != ins["prompt"]).all()
+    sharp, plain = (np.abs(ins[f"{p}.lm_head.weight"]).mean() for p in ("gen", "model"))
+    assert sharp > 100 * plain

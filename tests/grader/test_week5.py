@@ -21,7 +21,7 @@ CAUSAL, ROWS, SCALE = "causal mask", "attention rows sum to 1", "scaling head_si
 HEAD, MHA_FF = "Head forward/backward", "MultiHeadAttention and FeedFoward"
 BLOCK, GPT = "Block forward/backward", "GPT forward/backward"
 INIT, TRAIN = "loss at init ≈ ln(vocab)", "training lowers loss"
-WINDOW = "generate: last block_size tokens"
+GEN, WINDOW = "generate: length and vocabulary", "generate: last block_size tokens"
 
 
 def run(data: bytes, data_dir: Path, seed: int) -> GradeReport:
@@ -48,7 +48,7 @@ def failing(report: GradeReport) -> set[str]:
 
 def test_points_sum_to_100() -> None:
     assert sum(POINTS.values()) == 100
-    assert {CAUSAL, ROWS, SCALE, HEAD, MHA_FF, BLOCK, GPT, INIT, TRAIN, WINDOW} <= set(POINTS)
+    assert {CAUSAL, ROWS, SCALE, HEAD, MHA_FF, BLOCK, GPT, INIT, TRAIN, GEN, WINDOW} <= set(POINTS)
 
 
 def test_probe_name_lookup_accepts_feedforward_and_names_what_is_missing() -> None:
@@ -88,7 +88,7 @@ BUGS = [  # (old, new, failing checks, (check, words its message must contain))
     pytest.param("wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))", "# no mask",
                  {CAUSAL, HEAD, MHA_FF, GPT}, (CAUSAL, "above the diagonal"),
                  id="no-causal-mask"),
-    pytest.param("* k.shape[-1]**-0.5 #", "* C**-0.5 #", {SCALE, HEAD, MHA_FF, GPT},
+    pytest.param("* k.shape[-1]**-0.5 #", "* C**-0.5 #", {SCALE},  # the lecture video's slip
                  (SCALE, "C**-0.5 with C = n_embd"), id="C**-0.5-scaling"),
     pytest.param("F.softmax(wei, dim=-1) # (B, T, T)", "F.softmax(wei, dim=1) # (B, T, T)",
                  {ROWS, CAUSAL, HEAD, MHA_FF, GPT}, (ROWS, "dim=-1"), id="softmax-wrong-dim"),
@@ -104,6 +104,12 @@ BUGS = [  # (old, new, failing checks, (check, words its message must contain))
                  (INIT, "mean cross-entropy"), id="summed-loss"),
     pytest.param("idx_cond = idx[:, -block_size:]", "idx_cond = idx", {WINDOW},
                  (WINDOW, "IndexError"), id="generate-no-crop"),
+    pytest.param("idx_cond = idx[:, -block_size:]", "idx_cond = idx[:, :block_size]", {WINDOW},
+                 (WINDOW, "idx[:, -block_size:]"), id="generate-first-block-crop"),
+    pytest.param("idx_cond = idx[:, -block_size:]", "idx_cond = idx[:, -1:]", {WINDOW},
+                 (WINDOW, "share only their last token"), id="generate-last-token-only"),
+    pytest.param("logits, loss = self(idx_cond)", "logits, loss = self(torch.zeros_like(idx_cond))",
+                 {GEN}, (GEN, "condition on the prompt"), id="generate-ignores-prompt"),
 ]
 
 
@@ -118,6 +124,38 @@ def test_planted_bug_fails_exactly_its_checks(data_dir: Path, old: str, new: str
     assert hint[1] in msg[hint[0]], msg[hint[0]]
     for name in fails:  # every failure says what was expected
         assert any(w in msg[name] for w in ("expected", "should", "must")), msg[name]
+
+
+def test_module_checks_use_the_students_own_scale_and_say_so(data_dir: Path) -> None:
+    report = run(mutate("* k.shape[-1]**-0.5 #", "* C**-0.5 #"), data_dir, seed=8)
+    assert failing(report) == {SCALE}, [(c.name, c.message[:200]) for c in report.checks]
+    msg = {c.name: c.message for c in report.checks}
+    for name in (HEAD, MHA_FF, GPT):
+        assert "using your attention scale C**-0.5" in msg[name], msg[name]
+    assert "your attention scale" not in msg[BLOCK]
+    assert "only this check charges it" in msg[SCALE], msg[SCALE]
+
+
+def test_lecture_video_bigram_named_gpt_gets_full_marks(data_dir: Path) -> None:
+    """The video's final model is a no-argument `BigramLanguageModel`: graded as the GPT."""
+    assert b"BigramLanguageModel" not in NB
+    report = run(NB.replace(b"GPTLanguageModel", b"BigramLanguageModel"), data_dir, seed=2)
+    assert failing(report) == set(), [(c.name, c.message) for c in report.checks if not c.passed]
+    assert report.score == 100
+
+
+def test_early_bigram_model_is_not_taken_for_the_gpt(data_dir: Path) -> None:
+    """Only the lecture's first `BigramLanguageModel(vocab_size)`: GPTLanguageModel is missing."""
+    nb = mutate("class GPTLanguageModel(nn.Module):\n\n    def __init__(self):",
+                "class BigramLanguageModel(nn.Module):\n\n    def __init__(self, vocab_size):")
+    report = run(nb, data_dir, seed=4)
+    assert report.status == STATUS_GRADED, report.message
+    msg = {c.name: c.message for c in report.checks}
+    for name in ("parameter count", GPT, INIT, TRAIN, GEN, WINDOW):
+        assert "does not define `GPTLanguageModel`" in msg[name], msg[name]
+        assert "lecture's bigram model" in msg[name], msg[name]
+        assert "required positional argument" not in msg[name], msg[name]
+    assert {HEAD, MHA_FF, BLOCK, SCALE} & failing(report) == set()
 
 
 def test_notebook_without_the_classes_scores_zero(data_dir: Path) -> None:
