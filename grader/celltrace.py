@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+GRADER_NOTE = re.compile(r"^\[grader\] cell (\d+):", re.MULTILINE)
 RUNNER_FILE = re.compile(r'File "<cell (\d+)>", line (\d+)')
 SHOWN_FILE = re.compile(r'File "([^"]+)", line (\d+)')
 NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
@@ -111,6 +112,10 @@ class Numbering:
             return ""
         rows = self.cells[index - 1].splitlines()
         return rows[line - 1].strip() if 1 <= line <= len(rows) else ""
+
+    def renumber_notes(self, text: str) -> str:
+        """The runner's `[grader] cell 23: …` output lines, in the notebook's numbering."""
+        return GRADER_NOTE.sub(lambda m: f"[grader] {self.name(int(m.group(1)))}:", text)
 
     def renumber(self, text: str) -> str:
         """`File "<cell 9>", line 69` -> `File "cell 12", line 69` (or the .py file's line)."""

@@ -165,10 +165,10 @@ def test_week1_crash_names_the_expressions_and_the_fix() -> None:
 ])
 def test_week5_crop_hint_only_where_a_missing_crop_shows(error: str, hinted: bool) -> None:
     from grader.checks import CheckFailed, Ctx
-    from grader.weeks import week5
+    from grader.weeks import week5_generate
 
     with pytest.raises(CheckFailed) as e:
-        week5._window(Ctx({}, {}, {"window": error}))
+        week5_generate.window(Ctx({}, {}, {"window": error}))
     assert ("must crop" in e.value.message) is hinted and error in e.value.message
 
 
