@@ -152,7 +152,27 @@ def _splits(ctx: Ctx) -> str:
         expect(got.shape == tuple(y.shape) and bool(np.array_equal(got, y.numpy())),
                f"split {tag}: the targets Y differ from the characters of the words")
     sizes = " / ".join(str(len(y)) for y in want.values())
-    return f"split sizes {sizes} for {len(words)} grader words (block_size {bs})"
+    _own_split(ctx)
+    return (f"split sizes {sizes} for {len(words)} grader words (block_size {bs}), and your own "
+            "Ytr / Ydev / Yte are the lecture's split of names.txt")
+
+
+@functools.lru_cache(maxsize=2)
+def _lecture_targets(names_txt: str) -> dict[str, torch.Tensor]:
+    """Y of the lecture's split of names.txt: random.seed(42); random.shuffle(words); 80/10/10
+    (the targets do not depend on block_size)."""
+    return _split_sets(list(_names(names_txt)), 42, 3)
+
+
+def _own_split(ctx: Ctx) -> None:
+    """The notebook's own split of the course data must be the lecture's, shuffled first."""
+    want = _lecture_targets(str(Path(ctx.data_dir) / "names.txt"))
+    for tag, key in (("tr", "Ytr"), ("dev", "Ydev"), ("te", "Yte")):
+        got = ctx.arr("own_split", key)
+        expect(got.shape == tuple(want[tag].shape) and bool(np.array_equal(got, want[tag])),
+               f"your {key} is not the lecture's split of names.txt: shuffle the words first "
+               "(random.seed(42); random.shuffle(words)), then take 80% / 10% / 10% with "
+               "n1 = int(0.8*len(words)), n2 = int(0.9*len(words))")
 
 
 def _linear(ctx: Ctx) -> str:

@@ -49,6 +49,10 @@ BUGS = {
         "xhat = (x - xmean) / (torch.sqrt(xvar) + self.eps)",
         {"BatchNorm training forward", "BatchNorm eval forward",
          "Linear→BatchNorm1d→Tanh gradients"}),
+    "no shuffle": (  # the split contents are compared, not only their sizes
+        "random.shuffle(words)",
+        "words = words  # no shuffle",
+        {"lecture split sizes"}),
     "no end token": (
         "for ch in w + '.':",
         "for ch in w:",
