@@ -214,7 +214,13 @@ INSPECTOR_BUGS = {
     "no causal mask": ([("            wei = wei.masked_fill(head.tril[:T, :T] == 0, "
                          "float('-inf'))\n", "")], {I.CAUSAL, I.MATCH, I.HEAT}),
     "scaled by n_embd**-0.5": ([("k.transpose(-2, -1) * k.shape[-1]**-0.5 # (B,T,T)",
-                            "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)")], {I.MATCH, I.HEAT}),
+                            "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)")], {I.MATCH}),
+    # the lecture video's C**-0.5 slip in the model and its maps: one bug, one check
+    "video's C**-0.5 everywhere": ([
+        ("k.transpose(-2, -1) * k.shape[-1]**-0.5 # (B,T,T)",
+         "k.transpose(-2, -1) * n_embd**-0.5 # (B,T,T)"),
+        ("k.transpose(-2,-1) * k.shape[-1]**-0.5 # (B, T, hs)",
+         "k.transpose(-2,-1) * n_embd**-0.5 # (B, T, hs)")], {I.MATCH}),
 }
 
 
