@@ -67,7 +67,8 @@ LAYER_NAMES = ["Embedding", *["FlattenConsecutive", "Linear", "BatchNorm1d", "Ta
 def make_job_inputs(rng: np.random.Generator, data_dir, source, on_gpu: bool
                     ) -> wb.JobInputs:
     """make_inputs plus Exercise 1's re-run (seed and the student's statements)."""
-    return wb.make_job_inputs(make_inputs(rng, data_dir), rng, source.cells)
+    cells = source.cells if source is not None else ()  # no submission: nothing to re-run
+    return wb.make_job_inputs(make_inputs(rng, data_dir), rng, cells)
 
 
 def make_inputs(rng: np.random.Generator, data_dir) -> dict[str, np.ndarray]:

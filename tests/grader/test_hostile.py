@@ -19,11 +19,14 @@ def grade_code(code: str, data_dir: Path, limits: Limits = FAST):
                        limits=limits)
 
 
+# inside a function: top-level loops are shortened by the grader, so these are the loops the
+# sandbox's own limits must stop
 @pytest.mark.parametrize("code,needle", [
-    ("while True:\n    pass\n", "did not finish within 4 s"),
-    ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-     "did not finish within 4 s"),
-    ("import sys\nwhile True:\n    sys.stdout.write('spam' * 10000)\n", "printed more than 2 MB"),
+    ("def spin():\n    while True:\n        pass\nspin()\n", "did not finish within 4 s"),
+    ("import os\ndef bomb():\n    while True:\n        try:\n            os.fork()\n"
+     "        except OSError:\n            pass\nbomb()\n", "did not finish within 4 s"),
+    ("import sys\ndef spam():\n    while True:\n        sys.stdout.write('spam' * 10000)\n"
+     "spam()\n", "printed more than 2 MB"),
     ("import os\nos._exit(0)\n", "ended before the checks could run"),
     ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "ended before the checks"),
 ])

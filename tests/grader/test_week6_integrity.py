@@ -199,8 +199,8 @@ def test_a_baseline_failure_after_the_students_bench_began_is_the_students(
     ref = SimpleNamespace(violation=None, engaged=True)
     paired = SimpleNamespace(referee=ref, baseline=lambda: trusted.Baseline(
         error="torch.OutOfMemoryError: CUDA out of memory"))
-    ctx = Ctx(inputs, {"bench": {"val_logits": logits}}, {})
-    ctx.cache["runtime"] = {"paired": paired}
+    ctx = Ctx(dict(inputs), {"bench": {"val_logits": logits}}, {}, trusted=inputs.trusted,
+              runtime=Runtime(paired=paired))  # type: ignore[arg-type]
     monkeypatch.setattr(A, "_gate", lambda c: None)
     out = run_check(CheckSpec(A.BENCH, 30, A.benchmark), ctx)
     assert not out.passed and "counts as your benchmark failing" in out.message
