@@ -12,16 +12,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import AppError
-from app.models import Student, Submission, WebhookDelivery, new_submission_id, utcnow
+from app.models import Student, Submission, new_submission_id, utcnow
 from app.queue import enqueue_grading
 from app.services import github, policies, roster
 from app.services.forks import ForkError, repo_owner, validate_ref, validate_repo_url
-from app.services.submissions import get_or_create_student, insert_ignore, record_delivery
+from app.services.submissions import (
+    get_or_create_student,
+    insert_new_submission,
+    record_delivery,
+)
 from grader import discover
 
 MAX_PAYLOAD_COMMITS = 2048  # GitHub lists at most this many commits in a push delivery
@@ -110,12 +114,14 @@ def _student(session: Session, settings: Settings, trust: Trust,
 
 def handle_push(session: Session, settings: Settings, delivery_id: str,
                 payload: dict[str, Any], trust: Trust) -> PushResult:
-    """One submission per changed week at the pushed commit (deduped, within the quota)."""
-    if not record_delivery(session, delivery_id, "push"):
-        return PushResult("duplicate delivery")
+    """One submission per changed week at the pushed commit (deduped, within the quota).
+
+    The delivery row is written last, with its outcome, in the same transaction (a statement
+    fewer per push); a re-sent delivery finds its submissions deduplicated by repo, sha and
+    week first, so it creates nothing."""
     result = _push(session, settings, payload, trust)
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id[:100])
-                    .values(outcome=result.outcome[:200]))
+    if not record_delivery(session, delivery_id, "push", result.outcome):
+        return PushResult("duplicate delivery")
     return result
 
 
@@ -190,12 +196,10 @@ def commits_truncated(payload: dict[str, Any]) -> bool:
 
 def _insert(session: Session, settings: Settings, res: PushResult, student: Student,
             week: int, url: str, sha: str) -> None:
-    sub_id = new_submission_id()
-    if insert_ignore(session, Submission, {
-            "id": sub_id, "student_id": student.id, "week": week, "source": "webhook",
-            "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
-            "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"}):
-        sub = session.get(Submission, sub_id)
-        assert sub is not None
+    sub = insert_new_submission(session, {  # INSERT … ON CONFLICT DO NOTHING RETURNING
+        "id": new_submission_id(), "student_id": student.id, "week": week, "source": "webhook",
+        "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
+        "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"})
+    if sub is not None:
         enqueue_grading(session, sub.id, week, settings)
         res.created.append(sub)
