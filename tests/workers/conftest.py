@@ -12,10 +12,12 @@ import pytest
 import redis
 from sqlalchemy import text
 
+from app import queue
 from app.config import Settings
 from app.db import session_scope
 from tests.dbfixtures import fresh_database
 from tests.factories import make_submission
+from workers import sweeper
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "service"
@@ -66,3 +68,17 @@ def redis_url() -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return REDIS_URL
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Jobs dispatched after commit or by the sweeper (recorded instead of sent)."""
+    out: list[tuple[str, int]] = []
+
+    def record(settings: Settings, sid: str, week: int) -> bool:
+        out.append((sid, week))
+        return True
+
+    monkeypatch.setattr(queue, "dispatch", record)
+    monkeypatch.setattr(sweeper, "dispatch", record)
+    return out

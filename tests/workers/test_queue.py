@@ -20,20 +20,6 @@ from workers import celery_app, sweeper
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Jobs dispatched (instead of sending them)."""
-    out: list[tuple[str, int]] = []
-
-    def record(settings: Settings, sid: str, week: int) -> bool:
-        out.append((sid, week))
-        return True
-
-    monkeypatch.setattr(queue, "dispatch", record)
-    monkeypatch.setattr(sweeper, "dispatch", record)
-    return out
-
-
 def test_job_is_sent_only_after_commit(wsettings: Settings, sent: list) -> None:
     with session_factory(wsettings)() as s:
         sid = make_submission(s, week=3).id

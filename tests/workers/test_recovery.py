@@ -27,19 +27,6 @@ from workers.tempdirs import longest_task_s, sweep_temp
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Jobs the sweeper dispatched (recorded instead of sent)."""
-    out: list[tuple[str, int]] = []
-
-    def record(settings: Settings, sid: str, week: int) -> bool:
-        out.append((sid, week))
-        return True
-
-    monkeypatch.setattr(sweeper, "dispatch", record)
-    return out
-
-
 def row(settings: Settings, sid: str) -> Submission:
     with session_scope(settings) as s:
         sub = s.get(Submission, sid)
