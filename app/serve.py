@@ -54,17 +54,14 @@ def main() -> None:
     """Run the whole service in one process (SQLite + in-process workers by default)."""
     import uvicorn
 
+    from app import queue
     from app.main import create_app
 
     settings = persistent_secret_key(get_settings())  # sessions survive restarts
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         upgrade(settings.database_url)
     password = ensure_instructor(settings)
-    try:
-        from app import queue
-    except ImportError:  # pragma: no cover - the queue module ships with the app
-        queue = None  # type: ignore[assignment]
-    if not settings.redis_url and queue is not None and hasattr(queue, "start_embedded_workers"):
+    if not settings.redis_url:
         queue.start_embedded_workers(settings)
     print(f"zerograd: serving on {settings.public_url}/ "
           f"(database {make_url(settings.database_url).render_as_string()}, "
@@ -76,8 +73,7 @@ def main() -> None:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                     log_level="info")
     finally:
-        if queue is not None and hasattr(queue, "stop_embedded_workers"):
-            queue.stop_embedded_workers(wait=False)
+        queue.stop_embedded_workers(wait=False)
     sys.exit(0)
 
 

@@ -30,6 +30,7 @@ from app.schemas import (
 )
 from app.services import policies
 from app.services import submissions as svc
+from app.services.gradebook import superseded
 
 router = APIRouter(prefix="/api", tags=["api"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -103,10 +104,15 @@ def get_results(session: SessionDep, settings: SettingsDep, submission_id: str) 
 
 
 def _student_out(session: SessionDep, student: Student) -> StudentOut:
-    graded = Submission.status == "graded"
-    q = (select(Submission.week, func.max(Submission.score).filter(graded),
-                func.max(Submission.max_score).filter(graded), func.count())
-         .where(Submission.student_id == student.id).group_by(Submission.week)
+    """Best per week over the gradings that count (each submission's newest, as the gradebook
+    does); `submissions` counts what the student submitted, not regrades."""
+    mine = [Submission.student_id == student.id]
+    sup = superseded(mine).subquery("sup")
+    counts = (Submission.status == "graded") & sup.c.id.is_(None)
+    q = (select(Submission.week, func.max(Submission.score).filter(counts),
+                func.max(Submission.max_score).filter(counts),
+                func.count().filter(Submission.regrade_of.is_(None)))
+         .outerjoin(sup, sup.c.id == Submission.id).where(*mine).group_by(Submission.week)
          .order_by(Submission.week))
     weeks = [WeekBest(week=w, best_score=b, max_score=m, submissions=n)
              for w, b, m, n in session.execute(q)]

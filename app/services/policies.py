@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, bindparam, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -124,17 +124,21 @@ def _day_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# every accepted submission counts, except one ended by an infrastructure fault
+_USED_TODAY = select(func.count()).select_from(Submission).where(
+    Submission.student_id == bindparam("student"), Submission.week == bindparam("week"),
+    Submission.regrade_of.is_(None), Submission.infra_fault.is_(False),
+    Submission.received_at >= bindparam("since"))
+
+
 def quota(session: Session, settings: Settings, student_id: int, week: int,
           now: datetime | None = None) -> tuple[int, int]:
     """(limit, remaining today) for this student and week; limit 0 means unlimited."""
     limit = load(settings).max_per_day
     if limit <= 0:
         return 0, 0
-    # every accepted submission counts, except one ended by an infrastructure fault
-    used = session.scalar(select(func.count()).select_from(Submission).where(
-        Submission.student_id == student_id, Submission.week == week,
-        Submission.regrade_of.is_(None), Submission.infra_fault.is_(False),
-        Submission.received_at >= _day_start(now or utcnow()))) or 0
+    used = session.scalar(_USED_TODAY, {"student": student_id, "week": week,
+                                        "since": _day_start(now or utcnow())}) or 0
     return limit, max(0, limit - used)
 
 

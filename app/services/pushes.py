@@ -11,21 +11,18 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import AppError
-from app.models import Student, Submission, new_submission_id, utcnow
+from app.models import Student, new_submission_id, utcnow
 from app.queue import enqueue_grading
 from app.services import github, policies, roster
 from app.services.forks import ForkError, repo_owner, validate_ref, validate_repo_url
-from app.services.submissions import (
-    get_or_create_student,
-    insert_new_submission,
-    record_delivery,
-)
+from app.services.submissions import insert_new_submission, record_delivery, student_id
 from grader import discover
 
 MAX_PAYLOAD_COMMITS = 2048  # GitHub lists at most this many commits in a push delivery
@@ -39,12 +36,23 @@ class Trust:
     student_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook request as GitHub sent it (headers and the raw, signed body)."""
+
+    event: str
+    delivery_id: str
+    signature: str | None
+    content_type: str
+    body: bytes
+
+
 @dataclass
 class PushResult:
-    """What a push did: an outcome line, new submissions, weeks refused over the quota."""
+    """What a delivery did: an outcome line, new submission ids, weeks refused over the quota."""
 
     outcome: str
-    created: list[Submission] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
     over_quota: list[int] = field(default_factory=list)
     repo_url: str = ""
     sha: str = ""
@@ -83,9 +91,42 @@ def verify(session: Session, settings: Settings, body: bytes, header: str | None
     raise AppError("invalid or missing X-Hub-Signature-256", 401)
 
 
+def receive(session: Session, settings: Settings, d: Delivery) -> PushResult:
+    """Verify a delivery and act on it: `ping` → pong, `push` → handle_push, others recorded."""
+    trust = verify(session, settings, d.body, d.signature)
+    if d.event == "ping":
+        return PushResult("pong")
+    if not d.delivery_id:
+        raise AppError("missing X-GitHub-Delivery", 400)
+    if d.event != "push":
+        record_delivery(session, d.delivery_id, d.event or "unknown")
+        return PushResult(f"ignored event {d.event!r}")
+    payload = parse_payload(d.body, d.content_type)
+    if not isinstance(payload, dict):
+        raise AppError("the push payload is not a JSON object", 400)
+    return handle_push(session, settings, d.delivery_id, payload, trust)
+
+
+def parse_payload(body: bytes, content_type: str) -> object:
+    """The delivery's JSON: the raw body (application/json), or the `payload` field of GitHub's
+    default application/x-www-form-urlencoded deliveries (the HMAC covers the raw body)."""
+    text: str | None
+    try:
+        text = body.decode("utf-8")
+        if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            fields = parse_qs(text, max_num_fields=10).get("payload")
+            text = fields[0] if fields else None
+        if text is None:
+            raise ValueError("no payload field")
+        return json.loads(text)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise AppError("the push payload is not JSON (content type application/json, or "
+                       "application/x-www-form-urlencoded with a payload field)", 400) from None
+
+
 def _student(session: Session, settings: Settings, trust: Trust,
-             payload: dict[str, Any], url: str) -> Student | str:
-    """The student a verified push is for, or why it is refused."""
+             payload: dict[str, Any], url: str) -> int | str:
+    """The id of the student a verified push is for, or why it is refused."""
     owner, name = repo_owner(url)
     if trust.kind == "fork":
         student = session.get(Student, trust.student_id)
@@ -109,7 +150,7 @@ def _student(session: Session, settings: Settings, trust: Trust,
         roster.require(session, settings, login)
     except AppError as e:
         return f"refused: {e.message}"
-    return get_or_create_student(session, login)
+    return student_id(session, login)
 
 
 def handle_push(session: Session, settings: Settings, delivery_id: str,
@@ -143,7 +184,7 @@ def _push(session: Session, settings: Settings, payload: dict[str, Any],
     if not truncated and not weeks:
         return PushResult("ignored: no week notebook changed")
     student = _student(session, settings, trust, payload, url)
-    if isinstance(student, str):
+    if isinstance(student, str):  # why it was refused
         return PushResult(student)
     if truncated:  # which files changed is unknown: grade every week the commit's tree holds
         owner, name = repo_owner(url)
@@ -157,7 +198,7 @@ def _push(session: Session, settings: Settings, payload: dict[str, Any],
             return PushResult("ignored: no week notebook in the pushed commit")
     res = PushResult("", repo_url=url, sha=sha)
     for week in weeks:
-        limit, remaining = policies.quota(session, settings, student.id, week)
+        limit, remaining = policies.quota(session, settings, student, week)
         if limit and remaining <= 0:
             res.over_quota.append(week)
             continue
@@ -194,12 +235,12 @@ def commits_truncated(payload: dict[str, Any]) -> bool:
             or len(commits) >= MAX_PAYLOAD_COMMITS)
 
 
-def _insert(session: Session, settings: Settings, res: PushResult, student: Student,
+def _insert(session: Session, settings: Settings, res: PushResult, student: int,
             week: int, url: str, sha: str) -> None:
-    sub = insert_new_submission(session, {  # INSERT … ON CONFLICT DO NOTHING RETURNING
-        "id": new_submission_id(), "student_id": student.id, "week": week, "source": "webhook",
+    sub = insert_new_submission(session, {  # INSERT … ON CONFLICT DO NOTHING RETURNING id
+        "id": new_submission_id(), "student_id": student, "week": week, "source": "webhook",
         "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
         "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"})
     if sub is not None:
-        enqueue_grading(session, sub.id, week, settings)
+        enqueue_grading(session, sub, week, settings)
         res.created.append(sub)

@@ -12,10 +12,11 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -33,9 +34,10 @@ class RosterConfig:
     open_enrolment: bool = False
     students: tuple[dict[str, str], ...] = ()
 
-    def logins(self) -> set[str]:
+    @cached_property
+    def logins(self) -> frozenset[str]:
         """Lower-cased logins listed in the file."""
-        return {s["github_login"].lower() for s in self.students}
+        return frozenset(s["github_login"].lower() for s in self.students)
 
 
 _cache: dict[str, tuple[float, RosterConfig]] = {}
@@ -68,12 +70,15 @@ def config(settings: Settings) -> RosterConfig:
     return cfg
 
 
+_ON_ROSTER = select(RosterEntry.id).where(RosterEntry.login_lower == bindparam("low"))
+
+
 def on_roster(session: Session, settings: Settings, login: str) -> bool:
     """Is this login on the roster (database or course.toml)?"""
     low = login.strip().lower()
-    if low in config(settings).logins():
+    if low in config(settings).logins:
         return True
-    return session.scalar(select(RosterEntry.id).where(RosterEntry.login_lower == low)) is not None
+    return session.scalar(_ON_ROSTER, {"low": low}) is not None
 
 
 def require(session: Session, settings: Settings, login: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,22 +32,27 @@ _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 UPLOAD_SUFFIXES = (".ipynb", ".py")
 
 
-def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING (Postgres and SQLite); True when a row was inserted."""
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
+@lru_cache(maxsize=16)
+def _insert_ignore_stmt(table: Table, dialect: str) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the primary key, built once per table."""
     mod: Any = postgresql if dialect == "postgresql" else sqlite
     pk = next(iter(table.primary_key.columns))
-    stmt = mod.insert(table).values(**values).on_conflict_do_nothing().returning(pk)
-    return session.execute(stmt).first() is not None  # rowcount is unreliable here
+    stmt: Insert = mod.insert(table).on_conflict_do_nothing().returning(pk)
+    return stmt
 
 
-def insert_new_submission(session: Session, values: dict[str, Any]) -> Submission | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING the row (one round trip); None on a duplicate."""
-    dialect = session.get_bind().dialect.name
-    mod: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = mod.insert(Submission).values(**values).on_conflict_do_nothing().returning(Submission)
-    return session.scalars(stmt).first()
+def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING (Postgres and SQLite): the new row's key, None on a
+    conflict (rowcount is unreliable here). The statement is built once; values are bound."""
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = _insert_ignore_stmt(table, session.get_bind().dialect.name)
+    return session.execute(stmt, values).scalar()
+
+
+def insert_new_submission(session: Session, values: dict[str, Any]) -> str | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (one round trip); None on a duplicate."""
+    sub_id: str | None = insert_ignore(session, Submission, values)
+    return sub_id
 
 
 def check_week(week: int) -> int:
@@ -57,11 +63,30 @@ def check_week(week: int) -> int:
     return week
 
 
-def get_or_create_student(session: Session, login: str) -> Student:
-    """The student with this GitHub login (created on first use; race-safe)."""
+def _valid_login(login: str) -> str:
     login = (login or "").strip().removeprefix("@")
     if not _LOGIN.match(login):
         raise AppError(f"{login!r} is not a valid GitHub login", 422)
+    return login
+
+
+_STUDENT_ID = select(Student.id).where(func.lower(Student.github_login) == bindparam("low"))
+
+
+def student_id(session: Session, login: str) -> int:
+    """The id of the student with this GitHub login (created on first use; race-safe)."""
+    login = _valid_login(login)
+    found = session.scalar(_STUDENT_ID, {"low": login.lower()})
+    if found is None:
+        insert_ignore(session, Student, {"github_login": login, "created_at": utcnow()})
+        found = session.scalar(_STUDENT_ID, {"low": login.lower()})
+    assert found is not None
+    return found
+
+
+def get_or_create_student(session: Session, login: str) -> Student:
+    """The student with this GitHub login (created on first use; race-safe)."""
+    login = _valid_login(login)
     q = select(Student).where(func.lower(Student.github_login) == login.lower())
     student = session.scalar(q)
     if student is None:
@@ -136,7 +161,7 @@ def record_delivery(session: Session, delivery_id: str, event: str,
     """Remember a GitHub delivery and what it did; False when it was seen before."""
     return insert_ignore(session, WebhookDelivery, {
         "delivery_id": delivery_id[:100], "event": event[:50], "received_at": utcnow(),
-        "outcome": outcome[:200]})
+        "outcome": outcome[:200]}) is not None
 
 
 def get_submission(session: Session, submission_id: str) -> Submission:

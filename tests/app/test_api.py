@@ -77,3 +77,23 @@ def test_openapi_documents_api(client: TestClient) -> None:
             "/api/submissions/{submission_id}/results", "/api/students",
             "/webhooks/github"} <= set(paths)
     assert "/submissions/{submission_id}" not in paths  # HTML pages stay out of the schema
+
+
+def test_student_summary_counts_each_submissions_newest_grading(
+        client: TestClient, db_session: Session) -> None:
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    sub = _graded(db_session)  # 7.5 / 10, graded first
+    t = utcnow()
+    sub.finished_at = t - timedelta(minutes=5)
+    make_submission(db_session, student=sub.student, status="graded", score=4.0, max_score=10.0,
+                    regrade_of=sub.id, finished_at=t)  # the regrade found a bug: 4.0 counts now
+    other = make_submission(db_session, student=sub.student, status="graded", score=3.0,
+                            max_score=10.0, finished_at=t)
+    make_submission(db_session, student=sub.student, status="failed", regrade_of=other.id)
+    db_session.commit()
+    r = client.get("/api/students/ada", headers=bearer(db_session, login="prof"))
+    assert r.json()["weeks"] == [{"week": 1, "best_score": 4.0, "max_score": 10.0,
+                                  "submissions": 2}]  # not max(7.5, 4.0); regrades not counted
