@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,15 +68,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """FastAPI dependency: one session per request, committed when the handler succeeds.
 
     The session is made on the event loop (no I/O yet); commit or rollback, then close, run
-    in one worker thread, shielded so that a client who hangs up cannot leak the connection."""
+    in one worker thread, shielded so that a client who hangs up cannot leak the connection,
+    and outside the shared thread limit: a session holding locks is never stuck behind
+    requests waiting for them (FastAPI's own exit path does the same)."""
     session = session_factory(getattr(request.app.state, "settings", None))()
     ok = False
     try:
         yield session
         ok = True
     finally:
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_end, session, ok)
+        with anyio.CancelScope(shield=True):  # own limiter: never waits for a pool token
+            await anyio.to_thread.run_sync(_end, session, ok, limiter=anyio.CapacityLimiter(1))
 
 
 def _end(session: Session, commit: bool) -> None:

@@ -70,22 +70,36 @@ def _after_rollback(session: Session, previous: SessionTransaction) -> None:
 
 
 def _hand_over(jobs: list[Job]) -> None:
-    """Committed jobs to this process's sender child (embedded jobs go to the pool at once)."""
-    broker: dict[str, list[Job]] = {}
+    """Committed jobs to this process's sender child; embedded jobs go to the pool, and what
+    the child cannot take is sent by a short-lived thread (the committer never waits)."""
+    by_url: dict[str | None, list[Job]] = {}
     for job in jobs:
-        url = (job[2] or get_settings()).redis_url
-        if url:
-            broker.setdefault(url, []).append(job)
-        else:
-            dispatch_all([job])
-    for url, batch in broker.items():
-        if not _sender(url).put((sid, week) for sid, week, _ in batch):
-            dispatch_all(batch)
+        by_url.setdefault((job[2] or get_settings()).redis_url or None, []).append(job)
+    dispatch_all(by_url.pop(None, []))  # embedded: a pool submit, no I/O
+    for url, batch in by_url.items():
+        assert url is not None
+        left = _sender(url).put([(sid, week) for sid, week, _ in batch])
+        if left:
+            late = batch[len(batch) - len(left):]
+            threading.Thread(target=dispatch_all, args=(late,), name="zg-send",
+                             daemon=True).start()
 
 
-@lru_cache(maxsize=4)
+_senders: dict[str, Sender] = {}
+_senders_lock = threading.Lock()
+
+
 def _sender(redis_url: str) -> Sender:
-    return Sender(redis_url)
+    with _senders_lock:
+        return _senders.setdefault(redis_url, Sender(redis_url))
+
+
+def close_senders() -> None:
+    """Let this process's sender children publish what they hold, then end them."""
+    with _senders_lock:
+        senders = list(_senders.values())
+    for sender in senders:
+        sender.close()
 
 
 def dispatch(settings: Settings, submission_id: str, week: int) -> bool:
