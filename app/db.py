@@ -56,12 +56,10 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     session = session_factory(settings)()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        _end(session, commit=False)
         raise
-    finally:
-        session.close()
+    _end(session, commit=True)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -82,6 +80,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _end(session: Session, commit: bool) -> None:
+    """Commit (or roll back), then close: a failed commit still returns the connection."""
     try:
         if commit:
             session.commit()

@@ -109,13 +109,16 @@ def dispatch(settings: Settings, submission_id: str, week: int) -> bool:
     return _embedded_submit(submission_id)
 
 
+def send_grading(app: Celery, submission_id: str, week: int, **options: Any) -> None:
+    """Publish the grading task for a submission to its week's queue (Celery options given)."""
+    app.send_task(GRADE_TASK, args=[submission_id], queue=queue_for_week(week), **options)
+
+
 def send_one(redis_url: str, submission_id: str, week: int) -> bool:
     """Publish one grading job to Celery, retrying briefly; False (logged) when it failed."""
     try:
-        client(redis_url).send_task(
-            GRADE_TASK, args=[submission_id], queue=queue_for_week(week),
-            retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                      "interval_step": 0.5, "interval_max": 1})
+        send_grading(client(redis_url), submission_id, week, retry=True, retry_policy={
+            "max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1})
         return True
     except Exception:  # the row stays queued; the sweeper sends it again
         log.exception("could not enqueue submission %s; the sweeper will retry", submission_id)

@@ -92,7 +92,7 @@ def _chunks(jobs: Jobs) -> list[tuple[bytes, int]]:
 
 def publish(redis_url: str, lines: list[bytes]) -> None:
     """Send the jobs of whole lines in one pipeline, one by one (with retries) if that fails."""
-    from app import queue  # the child's only use of the app: the Celery client and routing
+    from app import queue  # the child's only use of the app: the Celery client and the task
 
     jobs: Jobs = []
     for line in lines:
@@ -105,8 +105,7 @@ def publish(redis_url: str, lines: list[bytes]) -> None:
     try:
         with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
             for job_id, job_week in jobs:
-                app.send_task(queue.GRADE_TASK, args=[job_id],
-                              queue=queue.queue_for_week(job_week), producer=producer)
+                queue.send_grading(app, job_id, job_week, producer=producer)
     except Exception:  # the broker blinked: each job again (a duplicate is harmless: claimed once)
         log.exception("batch publish failed; sending %d job(s) one by one", len(jobs))
         for job_id, job_week in jobs:

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import AppError
-from app.models import Student, new_submission_id, utcnow
+from app.models import Student, Submission, new_submission_id, utcnow
 from app.queue import enqueue_grading
 from app.services import github, policies, roster
 from app.services.forks import ForkError, repo_owner, validate_ref, validate_repo_url
-from app.services.submissions import insert_new_submission, record_delivery, student_id
+from app.services.submissions import insert_ignore, record_delivery, student_id
 from grader import discover
 
 MAX_PAYLOAD_COMMITS = 2048  # GitHub lists at most this many commits in a push delivery
@@ -237,7 +237,7 @@ def commits_truncated(payload: dict[str, Any]) -> bool:
 
 def _insert(session: Session, settings: Settings, res: PushResult, student: int,
             week: int, url: str, sha: str) -> None:
-    sub = insert_new_submission(session, {  # INSERT … ON CONFLICT DO NOTHING RETURNING id
+    sub: str | None = insert_ignore(session, Submission, {  # … RETURNING id, None: a duplicate
         "id": new_submission_id(), "student_id": student, "week": week, "source": "webhook",
         "repo_url": url, "commit_sha": sha, "status": "queued", "attempts": 0,
         "received_at": utcnow(), "dedupe_key": f"{url}@{sha}#{week}"})

@@ -49,12 +49,6 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> Any:
     return session.execute(stmt, values).scalar()
 
 
-def insert_new_submission(session: Session, values: dict[str, Any]) -> str | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id (one round trip); None on a duplicate."""
-    sub_id: str | None = insert_ignore(session, Submission, values)
-    return sub_id
-
-
 def check_week(week: int) -> int:
     """A week the grader knows, else 422."""
     if week not in WEEKS:
@@ -63,19 +57,14 @@ def check_week(week: int) -> int:
     return week
 
 
-def _valid_login(login: str) -> str:
-    login = (login or "").strip().removeprefix("@")
-    if not _LOGIN.match(login):
-        raise AppError(f"{login!r} is not a valid GitHub login", 422)
-    return login
-
-
 _STUDENT_ID = select(Student.id).where(func.lower(Student.github_login) == bindparam("low"))
 
 
 def student_id(session: Session, login: str) -> int:
     """The id of the student with this GitHub login (created on first use; race-safe)."""
-    login = _valid_login(login)
+    login = (login or "").strip().removeprefix("@")
+    if not _LOGIN.match(login):
+        raise AppError(f"{login!r} is not a valid GitHub login", 422)
     found = session.scalar(_STUDENT_ID, {"low": login.lower()})
     if found is None:
         insert_ignore(session, Student, {"github_login": login, "created_at": utcnow()})
@@ -86,12 +75,7 @@ def student_id(session: Session, login: str) -> int:
 
 def get_or_create_student(session: Session, login: str) -> Student:
     """The student with this GitHub login (created on first use; race-safe)."""
-    login = _valid_login(login)
-    q = select(Student).where(func.lower(Student.github_login) == login.lower())
-    student = session.scalar(q)
-    if student is None:
-        insert_ignore(session, Student, {"github_login": login, "created_at": utcnow()})
-        student = session.scalar(q)
+    student = session.get(Student, student_id(session, login))
     assert student is not None
     return student
 
