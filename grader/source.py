@@ -10,7 +10,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import discover, magics
+from grader import celltrace, discover, magics
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # notebooks carry outputs (plots), so allow some room
 MAX_CODE_BYTES = 1024 * 1024
@@ -48,10 +48,7 @@ class Source:
 
     def cell_name(self, index: int) -> str:
         """How feedback names the runner's cell `index` (1-based): cell 7 (`import torch`)."""
-        if not 1 <= index <= len(self.cell_numbers):
-            return f"cell {index}"
-        label = self.cell_labels[index - 1] if index <= len(self.cell_labels) else ""
-        return f"cell {self.cell_numbers[index - 1]}" + (f" (`{label}`)" if label else "")
+        return celltrace.Numbering(self.cell_numbers, self.cell_labels).name(index)
 
 
 @dataclass(frozen=True)
